@@ -1,0 +1,180 @@
+"""Running a stage: a datatrove pipeline on the executor the config names, then a one-line summary.
+
+Every stage is planned as a `StagePlan` (its pipeline steps, task count and folders) by its module in
+`thresher.pipelines`; `run_plan` builds the executor (local, slurm or ray), runs it with datatrove's
+completion markers under `WORKDIR/_logs/<stage>/` (a rerun skips finished tasks and redoes the
+others from scratch; writers are atomic), and counts the records that went in and came out.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from datatrove.executor.base import PipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+
+from thresher.config import Config, LocalExecutor, RayExecutor, SlurmExecutor
+from thresher.errors import StageError
+
+SIDE_FOLDERS = {"_errors": "failed", "_rejected": "rejected", "_removed": "removed"}
+
+
+@dataclass
+class StagePlan:
+    name: str
+    pipeline: list[PipelineStep]
+    tasks: int
+    output: Path  # WORKDIR/<stage>
+    input: Path | None = None  # the folder whose rows this stage reads (None for pull)
+    counts_input: bool = True  # False when the stage's outputs are not a partition of its inputs
+
+
+@dataclass
+class StageResult:
+    name: str
+    read: int
+    kept: int
+    side: dict[str, int] = field(default_factory=dict)  # failed / rejected / removed
+    seconds: float = 0.0
+    skipped: bool = False
+    submitted: bool = False  # slurm/ray: launched, results come later
+
+    def line(self) -> str:
+        if self.submitted:
+            return f"{self.name}: submitted {self.read} tasks"
+        parts = [f"{self.kept} kept"] + [f"{n} {what}" for what, n in self.side.items() if n]
+        state = "already done, skipped" if self.skipped else f"{self.seconds:.1f} s"
+        return f"{self.name}: {self.read} in -> {', '.join(parts)} ({state})"
+
+
+def count_rows(folder: Path) -> int:
+    """Rows in the `*.parquet` files directly in `folder` (read from the footers, not the data)."""
+    if not folder.is_dir():
+        return 0
+    return sum(pq.read_metadata(p).num_rows for p in sorted(folder.glob("*.parquet")))
+
+
+def logs_dir(cfg: Config, stage: str) -> Path:
+    return cfg.work / "_logs" / stage
+
+
+def _completed(logdir: Path) -> set[int]:
+    folder = logdir / "completions"
+    return {int(p.name) for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def resolve_tasks(cfg: Config, plan: StagePlan) -> int:
+    """A stage resumed after an interruption keeps the task count it started with, so the
+    completion markers and the rank -> input mapping still agree."""
+    record = logs_dir(cfg, plan.name) / "tasks.json"
+    if record.is_file():
+        return json.loads(record.read_text())["tasks"]
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"tasks": plan.tasks}))
+    return plan.tasks
+
+
+def is_done(cfg: Config, stage: str) -> bool:
+    logdir = logs_dir(cfg, stage)
+    record = logdir / "tasks.json"
+    if not record.is_file():
+        return False
+    tasks = json.loads(record.read_text())["tasks"]
+    return _completed(logdir) >= set(range(tasks))
+
+
+def reset_stage(cfg: Config, stage: str) -> None:
+    """Forget a stage's outputs and markers (`--force`)."""
+    for path in (cfg.work / stage, logs_dir(cfg, stage)):
+        if path.exists():
+            shutil.rmtree(path)
+
+
+def build_executor(cfg: Config, plan: StagePlan, tasks: int, depends: PipelineExecutor | None = None) -> PipelineExecutor:
+    ex = cfg.executor
+    logging_dir = str(logs_dir(cfg, plan.name))
+    if isinstance(ex, LocalExecutor):
+        from datatrove.executor.local import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(plan.pipeline, tasks=tasks, workers=min(cfg.workers, tasks), logging_dir=logging_dir)
+    if isinstance(ex, SlurmExecutor):
+        from datatrove.executor.slurm import SlurmPipelineExecutor
+
+        return SlurmPipelineExecutor(
+            plan.pipeline, tasks=tasks, time=ex.time, partition=ex.partition, cpus_per_task=ex.cpus_per_task,
+            mem_per_cpu_gb=ex.mem_per_cpu_gb, workers=ex.workers, job_name=f"thresher-{plan.name}", qos=ex.qos,
+            venv_path=ex.venv_path, env_command=ex.env_command, sbatch_args=dict(ex.sbatch_args),
+            logging_dir=logging_dir, depends=depends,
+        )
+    if isinstance(ex, RayExecutor):
+        try:
+            import ray
+        except ImportError:
+            raise StageError("the ray executor needs ray: pip install 'thresher[ray]'") from None
+        from datatrove.executor.ray import RayPipelineExecutor
+
+        if not ray.is_initialized():
+            ray.init(address=ex.address, ignore_reinit_error=True, log_to_driver=False)
+        return RayPipelineExecutor(plan.pipeline, tasks=tasks, workers=ex.workers, cpus_per_task=ex.cpus_per_task,
+                                   mem_per_cpu_gb=ex.mem_per_cpu_gb, logging_dir=logging_dir, depends=depends)
+    raise AssertionError(f"unknown executor {ex!r}")
+
+
+def _progress(stage: str, logdir: Path, tasks: int, stop: threading.Event) -> None:
+    """A progress bar of finished tasks, polled from datatrove's completion markers."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"[bold]{stage}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        job = bar.add_task(stage, total=tasks)
+        while not stop.wait(0.5):
+            bar.update(job, completed=len(_completed(logdir)))
+
+
+def run_plan(cfg: Config, plan: StagePlan, *, depends: PipelineExecutor | None = None) -> tuple[StageResult, PipelineExecutor | None]:
+    """Run one stage to completion (local) or submit it (slurm, ray); return its summary."""
+    if plan.input is not None and not isinstance(cfg.executor, SlurmExecutor) and not plan.input.is_dir():
+        raise StageError(f"{plan.name} reads {plan.input}, which does not exist: run the stage before it first")
+    plan.output.mkdir(parents=True, exist_ok=True)
+    if is_done(cfg, plan.name):
+        return summarize(plan, 0.0, skipped=True), None
+    tasks = resolve_tasks(cfg, plan)
+    executor = build_executor(cfg, plan, tasks, depends)
+    start = time.monotonic()
+    if isinstance(cfg.executor, SlurmExecutor):
+        executor.run()
+        return StageResult(plan.name, tasks, 0, submitted=True), executor
+    stop = threading.Event()
+    bar = None
+    if sys.stderr.isatty():
+        bar = threading.Thread(target=_progress, args=(plan.name, logs_dir(cfg, plan.name), tasks, stop), daemon=True)
+        bar.start()
+    try:
+        executor.run()
+    except Exception as e:
+        raise StageError(f"{plan.name} failed: {type(e).__name__}: {e} (task logs in {logs_dir(cfg, plan.name)}/logs)") from e
+    finally:
+        stop.set()
+        if bar is not None:
+            bar.join()
+    missing = set(range(tasks)) - _completed(logs_dir(cfg, plan.name))
+    if missing:
+        raise StageError(f"{plan.name}: tasks {sorted(missing)[:10]} did not finish; see {logs_dir(cfg, plan.name)}/logs")
+    return summarize(plan, time.monotonic() - start), executor
+
+
+def summarize(plan: StagePlan, seconds: float, skipped: bool = False) -> StageResult:
+    kept = count_rows(plan.output)
+    side = {what: count_rows(plan.output / sub) for sub, what in SIDE_FOLDERS.items() if (plan.output / sub).is_dir()}
+    if plan.input is not None and plan.counts_input:
+        read = count_rows(plan.input)
+    else:
+        read = kept + sum(side.values())
+    return StageResult(plan.name, read, kept, side, seconds, skipped)

@@ -1,0 +1,18 @@
+"""Sources: each config `sources:` entry becomes a datatrove reader step emitting raw records."""
+
+from __future__ import annotations
+
+from thresher.config import AnnasArchiveSource, HuggingFaceSource, LocalSource, source_name
+from thresher.errors import StageNotBuilt
+from thresher.io import RecordWriter
+from thresher.pipelines.sources.base import Source
+
+
+def build_source(cfg: LocalSource | HuggingFaceSource | AnnasArchiveSource, errors: RecordWriter | None) -> Source:
+    """The reader step for one source config."""
+    name = source_name(cfg)
+    if isinstance(cfg, LocalSource):
+        from thresher.pipelines.sources.local import LocalSource as LocalReader
+
+        return LocalReader(cfg, name, errors)
+    raise StageNotBuilt(f"the {cfg.type!r} source is not built yet; use a `local` source for now")

@@ -1,0 +1,64 @@
+"""The base class of a source: a datatrove reader that emits raw records for its share of items.
+
+A subclass lists its items (`items()`, the same list on every rank, cheap) and turns one item into
+raw records (`read(item)`); the base class deals the items to ranks, counts, and writes records
+that could not be read to `pull/_errors/` with a reason.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Iterable, Iterator
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from thresher.errors import RecordError
+from thresher.io import RecordWriter
+from thresher.records import Kind, make_id, mark, new_document
+
+
+class Source(PipelineStep):
+    type = "📥 - SOURCE"
+
+    def __init__(self, name: str, errors: RecordWriter | None = None):
+        super().__init__()
+        self.source = name
+        self.errors = errors
+        self._rank = 0
+
+    @abstractmethod
+    def items(self) -> list[Any]:
+        """Every item of the source, in a stable order (ranks take items[rank::world_size])."""
+
+    @abstractmethod
+    def read(self, item: Any) -> Iterable[Document]:
+        """Raw records of one item. Call `self.fail(...)` for a bad part and go on; raise
+        RecordError (or let an OSError through) to fail the whole item."""
+
+    def describe(self, item: Any) -> str:
+        return str(item)
+
+    def fail(self, uri: str, reason: str, detail: str = "", **columns: Any) -> None:
+        """Record an item (or a part of one, such as a table row) that could not be pulled."""
+        self.stat_update("failed", f"failed:{reason}")
+        doc = new_document(id=make_id(self.source, uri), kind=columns.pop("kind", Kind.BLOB), source=self.source, uri=uri, **columns)
+        mark(doc, stage="pull", reason=reason, detail=detail)
+        if self.errors is not None:
+            self.errors.write(doc, self._rank)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+        if data:
+            yield from data
+        self._rank = rank
+        if self.errors is not None:
+            self.errors.open(rank)
+        for item in self.items()[rank::world_size]:
+            try:
+                for doc in self.read(item):
+                    self.stat_update("pulled", f"kind:{doc.metadata.get('kind')}")
+                    yield doc
+            except RecordError as e:
+                self.fail(self.describe(item), e.reason, e.detail)
+            except OSError as e:
+                self.fail(self.describe(item), "unreadable", f"{type(e).__name__}: {e}")

@@ -1,0 +1,136 @@
+"""Reading and writing records as parquet of `thresher.records.SCHEMA`, as datatrove steps.
+
+`RecordWriter` is a datatrove `DiskWriter`, so it also serves as a filter's `exclusion_writer`.
+Unlike datatrove's ParquetWriter it always writes the explicit schema (every file of every stage
+reads back with one `pl.scan_parquet`) and it writes atomically: rows go to `NAME.tmp`, which is
+renamed to `NAME` when the task closes the writer, so a task killed half way leaves no readable
+half file, and its rerun rewrites the whole file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.io import DataFolderLike, get_datafolder
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from thresher.records import SCHEMA, document_to_row, row_to_document
+
+# Rows are flushed to a row group when either limit is reached; media bytes make rows uneven.
+FLUSH_ROWS = 512
+FLUSH_BYTES = 64 * 2**20
+
+
+def _folder(folder: DataFolderLike | os.PathLike) -> DataFolderLike:
+    return os.fspath(folder) if isinstance(folder, os.PathLike) else folder
+
+
+def rank_filename(rank: int) -> str:
+    return f"{rank:05d}.parquet"
+
+
+class RecordWriter(DiskWriter):
+    """Write Documents as rows of SCHEMA to `<folder>/<rank>.parquet`, atomically.
+
+    `always_create`: write a (possibly empty) file for every rank that ran; side outputs such as
+    `_errors/` set it False so that they only hold files with rows.
+    """
+
+    name = "📒 records"
+    _requires_dependencies = ["pyarrow"]
+
+    def __init__(self, output_folder: DataFolderLike, *, always_create: bool = True, compression: str = "zstd"):
+        super().__init__(_folder(output_folder), "${rank}.parquet", compression=None, mode="wb")
+        self.always_create = always_create
+        self.parquet_compression = compression
+        self._rank: int | None = None
+        self._rows: list[dict] = []
+        self._row_bytes = 0
+        self._file: IO | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    # DiskWriter calls write(); we route rows ourselves to keep the file atomic and schema fixed.
+    def write(self, document: Document, rank: int = 0, **kwargs) -> None:
+        self.open(rank)
+        row = document_to_row(document)
+        self._rows.append(row)
+        self._row_bytes += len(row["text"] or "") + sum(len(m["bytes"] or b"") for m in row["media"])
+        self.stat_update(document.metadata.get("kind") or "record")
+        if len(self._rows) >= FLUSH_ROWS or self._row_bytes >= FLUSH_BYTES:
+            self._flush()
+
+    def _write(self, document: dict, file_handler: IO, filename: str):  # pragma: no cover - unused
+        raise AssertionError("RecordWriter.write handles rows itself")
+
+    def open(self, rank: int) -> None:
+        """Start this rank's file, removing what an earlier, interrupted attempt left behind."""
+        if self._rank == rank:
+            return
+        if self._rank is not None:
+            self._finish()
+        self._rank = rank
+        final = rank_filename(rank)
+        for stale in (final, final + ".tmp"):
+            if self.output_folder.isfile(stale):
+                self.output_folder.rm(stale)
+
+    def _flush(self) -> None:
+        if self._writer is None:
+            self._file = self.output_folder.open(rank_filename(self._rank) + ".tmp", "wb")
+            self._writer = pq.ParquetWriter(self._file, SCHEMA, compression=self.parquet_compression)
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=SCHEMA))
+        self._rows, self._row_bytes = [], 0
+
+    def _finish(self) -> None:
+        if self._rows or (self.always_create and self._writer is None):
+            self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._file.close()
+            name = rank_filename(self._rank)
+            self.output_folder.mv(name + ".tmp", name)
+        self._writer = self._file = None
+        self._rank = None
+
+    def close(self) -> None:
+        if self._rank is not None:
+            self._finish()
+        super().close()
+
+
+class RecordReader(PipelineStep):
+    """Read the parquet records of a stage folder; files are dealt to ranks round-robin."""
+
+    name = "📖 records"
+    type = "📖 - READER"
+
+    def __init__(self, input_folder: DataFolderLike, *, batch_rows: int = 256, columns: list[str] | None = None):
+        super().__init__()
+        self.input_folder = get_datafolder(_folder(input_folder))
+        self.batch_rows = batch_rows
+        self.columns = columns
+
+    def files_for(self, rank: int, world_size: int) -> list[str]:
+        files = sorted(f for f in self.input_folder.list_files(glob_pattern="*.parquet") if "/" not in f)
+        return files[rank::world_size]
+
+    def read_file(self, path: str) -> Iterator[Document]:
+        with self.input_folder.open(path, "rb") as f:
+            pf = pq.ParquetFile(f)
+            for batch in pf.iter_batches(batch_size=self.batch_rows, columns=self.columns):
+                for row in batch.to_pylist():
+                    yield row_to_document(row)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        for path in self.files_for(rank, world_size):
+            for doc in self.read_file(path):
+                self.stat_update("documents")
+                yield doc

@@ -1,0 +1,52 @@
+"""Quiet by default: datatrove's per-task logs go to their files under `_logs/<stage>/logs/`, and only
+warnings reach the console. THRESHER_LOG_LEVEL=INFO brings datatrove's console output back.
+
+datatrove sets its console sink inside `add_task_logger` at INFO with no setting to change it, so we
+replace that function (and `setup_default_logger`, which it calls when a task ends) by versions
+that take the level from the environment; workers inherit the environment and import this module
+through `thresher`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from loguru import logger
+
+_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | <level>{level: <8}</level> | {name}:{function}:{line} - <level>{message}</level>"
+
+
+def console_level() -> str:
+    return os.environ.get("THRESHER_LOG_LEVEL", "WARNING").upper()
+
+
+def _default_logger() -> None:
+    logger.remove()
+    logger.add(sys.stderr, level=console_level(), format=_FORMAT)
+
+
+def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
+    logger.remove()
+    logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
+    prefix = f"[NODE {node_rank}] " if node_rank != -1 else ""
+    logger.add(sys.stderr, level=console_level() if local_rank == 0 else "ERROR", format=prefix + _FORMAT)
+    logger.add(logfile, level="DEBUG", format=prefix + _FORMAT, colorize=False)
+    logger.info(f"Launching pipeline for {rank=}")
+    return logfile
+
+
+def install() -> None:
+    import datatrove.utils.logging as dt_logging
+
+    for module_name in ("datatrove.executor.base", "datatrove.executor.jobs", "datatrove.executor.ray"):
+        module = sys.modules.get(module_name)
+        if module is None:
+            try:
+                module = __import__(module_name, fromlist=["_"])
+            except ImportError:  # ray executor without ray installed
+                continue
+        if hasattr(module, "add_task_logger"):
+            module.add_task_logger = _task_logger
+    dt_logging.setup_default_logger = _default_logger
+    _default_logger()

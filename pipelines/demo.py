@@ -106,7 +106,7 @@ def write_duplicates(c: Corpus, plan: Plan, seed: int, prose: list[str]) -> None
     rng = rng_for(seed, "dups")
     for k, rel in enumerate(prose[: plan.exact_dups]):
         src = c.read_text(rel)
-        c.add(f"dups/exact/copy_{k:02d}_{Path(rel).name}", src, "text", lang=rel.split("/")[1], style="duplicate",
+        c.add(f"dups/exact/copy_{k:02d}_{rel.split('/')[1]}_{Path(rel).name}", src, "text", lang=rel.split("/")[1], style="duplicate",
               dup_of=rel, dup_type="exact", edit_rate=0.0, jaccard_5gram=1.0, encoding="utf-8")
     # The longest English and German prose documents are the bases: long texts keep the Jaccard
     # curve smooth.

@@ -7,9 +7,10 @@ import struct
 
 from .demo_broken import broken_files
 from .demo_corpus import Corpus, Plan, np_rng_for, rng_for
-from .demo_docs import drm_epub, encrypted_pdf, epub_book, fixed_targz, fixed_zip, pdf_document, png_bytes, scanned_pdf
+from .demo_docs import drm_epub, epub_book, fixed_targz, fixed_zip, pdf_document, png_bytes, scanned_pdf
 from .demo_media import (SHAPES, animated_gif, caption, encode, exif_rotated_jpeg, gif_caption, near_duplicate,
                          near_uniform, pick_colors, shape_image)
+from .demo_pdfcrypt import encrypted_pdf
 from .demo_sound import (PROGRAMS, PROGRESSIONS, can_write, chord_events, drum_events, encode_audio, freq_name,
                          melody_events, midi_freq, signal, song)
 from .demo_text import expository, narrative
@@ -118,7 +119,7 @@ def _sections(lang: str, rng, n: int) -> list[tuple[str, list[str]]]:
 def write_pdfs(c: Corpus, plan: Plan, seed: int) -> None:
     """Text PDFs with headings, figures and metadata; a scan without a text layer; an encrypted PDF."""
     rng = rng_for(seed, "pdf")
-    first = b""
+    first: tuple[str, list[str]] = ("", [])
     for k in range(plan.pdfs):
         lang = ("en", "fr", "de")[k % 3]
         secs = _sections(lang, rng, rng.randint(2, 3) if plan.pdfs == 1 else rng.randint(4, 6))
@@ -129,15 +130,19 @@ def write_pdfs(c: Corpus, plan: Plan, seed: int) -> None:
         title = f"{secs[0][0]} ({LEXICONS[lang].words['table']})"
         author = f"{rng.choice(LEXICONS[lang].names)} {rng.choice(('Weber', 'Martin', 'Rossi', 'Silva', 'Smith'))}"
         data, facts = pdf_document(title, author, lang, secs, figs)
-        first = first or data
+        if not first[0]:
+            first = (title, [ln for p in secs[0][1] for ln in _wrap(p, 85)])
         c.add(f"pdf/{lang}_report_{k:02d}.pdf", data, "pdf", lang=lang, style="expository", title=title,
               author=author, text_layer=True, **facts)
     lines = [ln for p in narrative("en", rng, 150).split("\n\n") for ln in _wrap(p, 60)][:24]
     c.add("pdf/scan.pdf", scanned_pdf(lines, "Scanned letter"), "pdf", lang="en", style="narrative",
           title="Scanned letter", n_pages=1, n_images=1, text_layer=False, scan_text=lines,
           note="the page is one image; a text extractor finds no text (OCR would)")
-    c.add("pdf/encrypted.pdf", encrypted_pdf(first, "owner-secret", "user-secret"), "pdf", expect="encrypted",
-          owner_password="owner-secret", user_password="user-secret", encryption="AES-256")
+    data = encrypted_pdf(first[1], first[0], "thresher demo", "owner-secret", "user-secret",
+                         rng.randbytes(16))
+    c.add("pdf/encrypted.pdf", data, "pdf", expect="encrypted", lang="en", title=first[0], n_pages=1,
+          owner_password="owner-secret", user_password="user-secret", encryption="RC4-128 (standard handler R3)",
+          note="opens only with the user password; text is the first section of the first report")
 
 
 def _wrap(text: str, width: int) -> list[str]:

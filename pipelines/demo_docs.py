@@ -2,6 +2,7 @@
 
 Why fixed metadata everywhere: PDF creation dates, the EPUB `dcterms:modified` stamp, zip member
 times and gzip headers all default to "now", which would make two runs with the same seed differ.
+PDFs are saved with `no_new_id=True` because MuPDF draws a new /ID from a clock-seeded generator.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ def pdf_document(title: str, author: str, lang: str, sections: list[tuple[str, l
     def put(text: str, size: float, font: str, gap: float) -> None:
         """Write a text block at the cursor, starting a new page when it does not fit."""
         nonlocal page, y
-        for attempt in range(2):
+        for _ in range(2):
             rect = pymupdf.Rect(MARGIN, y, A4[0] - MARGIN, A4[1] - MARGIN)
-            left = page.insert_textbox(rect, text, fontsize=size, fontname=font)
+            left = page.insert_textbox(rect, text, fontsize=size, fontname=font) if rect.height > 2 * size else -1
             if left >= 0:
                 y = A4[1] - MARGIN - left + gap
                 return
@@ -104,7 +105,7 @@ def pdf_document(title: str, author: str, lang: str, sections: list[tuple[str, l
                 n_images += 1
     doc.set_metadata(_metadata(title, author, lang))
     facts = {"n_pages": doc.page_count, "n_images": n_images, "headings": [h for h, _ in sections]}
-    return doc.tobytes(garbage=3, deflate=True), facts
+    return doc.tobytes(garbage=3, deflate=True, no_new_id=True), facts
 
 
 def scanned_pdf(lines: list[str], title: str) -> bytes:
@@ -118,14 +119,7 @@ def scanned_pdf(lines: list[str], title: str) -> bytes:
     page = doc.new_page(width=A4[0], height=A4[1])
     page.insert_image(page.rect, stream=png_bytes(im))
     doc.set_metadata(_metadata(title, "Scanner", "en"))
-    return doc.tobytes(garbage=3, deflate=True)
-
-
-def encrypted_pdf(plain: bytes, owner_pw: str, user_pw: str) -> bytes:
-    """The same PDF re-saved with AES-256 encryption, requiring `user_pw` to open."""
-    doc = pymupdf.open(stream=plain, filetype="pdf")
-    return doc.tobytes(garbage=3, deflate=True, encryption=pymupdf.PDF_ENCRYPT_AES_256,
-                       owner_pw=owner_pw, user_pw=user_pw)
+    return doc.tobytes(garbage=3, deflate=True, no_new_id=True)
 
 
 # ---- EPUB -----------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ import pyarrow as pa
 from datatrove.data import Document, Media, MediaType
 
 SCHEMA_VERSION = 1
+# Where an image stood in the text of an interleaved document (PDF, EPUB): the i-th placeholder is
+# media[i]. The tokenizer replaces it with the image's tokens.
+IMAGE_PLACEHOLDER = "<|image|>"
 
 
 class Kind(StrEnum):

@@ -111,7 +111,7 @@ def build_executor(cfg: Config, plan: StagePlan, tasks: int, depends: PipelineEx
             plan.pipeline, tasks=tasks, time=ex.time, partition=ex.partition, cpus_per_task=ex.cpus_per_task,
             mem_per_cpu_gb=ex.mem_per_cpu_gb, workers=ex.workers, job_name=f"thresher-{plan.name}", qos=ex.qos,
             venv_path=ex.venv_path, env_command=ex.env_command, sbatch_args=dict(ex.sbatch_args),
-            logging_dir=logging_dir, depends=depends,
+            logging_dir=logging_dir, slurm_logs_folder=str(logs_dir(cfg, plan.name) / "slurm"), depends=depends,
         )
     if isinstance(ex, RayExecutor):
         try:

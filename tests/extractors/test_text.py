@@ -1,0 +1,71 @@
+import pytest
+from datatrove.data import Document
+
+from thresher.errors import RecordError
+from thresher.extractors.sniff import sniff
+from thresher.extractors.text import TextExtractor, decode_text, normalize_text
+
+PAGE = """<!DOCTYPE html><html><head><title>Otters</title></head><body>
+<nav><a href="/">Home</a> | <a href="/about">About</a> | <a href="/login">Log in</a></nav>
+<div class="cookie">We use cookies. Accept all cookies?</div>
+<article><h1>River otters</h1>
+<p>River otters are semiaquatic mammals that live along rivers and lakes, where they hunt fish and crayfish.</p>
+<p>They are playful animals and have been observed sliding down muddy banks into the water, again and again.</p>
+</article><footer>Copyright 2024 Example Corp. All rights reserved.</footer></body></html>"""
+
+
+@pytest.mark.parametrize("text, enc", [("Ça coûte très cher, déjà.", "cp1252"), ("Привет, как дела? Всё хорошо.", "cp1251"),
+                                       ("日本語のテキストです。今日は良い天気ですね。", "shift_jis"), ("plain", "utf-8"), ("bom", "utf-16")])
+def test_decode_text_legacy_encodings(text, enc):
+    decoded, _ = decode_text(text.encode(enc))
+    assert decoded == text
+
+
+def test_undecodable_binary():
+    with pytest.raises(RecordError) as err:
+        decode_text(bytes(range(256)) * 4)
+    assert err.value.reason == "undecodable"
+
+
+def test_normalize():
+    assert normalize_text("a \r\nb\x07\n\n\n\nc") == "a\nb\n\nc"
+    assert normalize_text("e\u0301") == "\u00e9"
+
+
+def test_html_main_text_drops_boilerplate():
+    doc = Document(text="", id="1", metadata={})
+    out = TextExtractor().extract(doc, PAGE.encode(), sniff(PAGE.encode()).mime)
+    assert "semiaquatic mammals" in out.text and "sliding down muddy banks" in out.text
+    assert "Accept all cookies" not in out.text and "All rights reserved" not in out.text
+    assert out.metadata["title"] in ("Otters", "River otters") and out.metadata["mime"] == "text/html"
+
+
+def test_html_without_main_content_keeps_visible_text():
+    html = b"<html><body><ul><li>Home</li><li>Settings</li><li>Log out</li></ul></body></html>"
+    out = TextExtractor().extract(Document(text="", id="1", metadata={}), html, "text/html")
+    assert "Settings" in out.text
+
+
+@pytest.mark.parametrize("data, reason", [(b"   \n\n ", "empty"), (b"x" * 50, "too_large")])
+def test_empty_and_too_large(data, reason):
+    with pytest.raises(RecordError) as err:
+        TextExtractor(max_text_bytes=40).extract(Document(text="", id="1", metadata={}), data, "text/plain")
+    assert err.value.reason == reason
+
+
+@pytest.mark.parametrize("data, kind, mime", [
+    (b"%PDF-1.4\n", "pdf", "application/pdf"),
+    (b"GIF89a" + b"\0" * 20, "gif", "image/gif"),
+    (b"MThd\0\0\0\x06", "midi", "audio/midi"),
+    (b"<!doctype html><html></html>", "text", "text/html"),
+    (b"# Title\n\ntext", "text", "text/plain"),
+    (b"\x00\x01\x02\x03" * 100, "blob", "application/octet-stream"),
+    (b"", "blob", "application/x-empty"),
+])
+def test_sniff(data, kind, mime):
+    found = sniff(data)
+    assert (found.kind, found.mime) == (kind, mime)
+
+
+def test_sniff_markdown_by_name():
+    assert sniff(b"# Title\n", "notes.md").mime == "text/markdown"

@@ -21,8 +21,8 @@ from .demo_binary import write_binary_sections
 from .demo_corpus import PLANS, Corpus, Plan, rng_for
 from .demo_docs import table_files
 from .demo_text import (GENERATORS, MARKDOWN_STYLES, STYLES, code_js, code_python, edit_words, jaccard_5gram,
-                        japanese, reorder_paragraphs, russian)
-from .demo_web import GARBAGE_KINDS, garbage_page, garbage_text, paragraph_for, web_page
+                        japanese, prose_paragraph, reorder_paragraphs, russian)
+from .demo_web import GARBAGE_KINDS, garbage_page, garbage_text, web_page
 
 LANGS = ("en", "fr", "de", "es", "it", "pt")
 NEAR_DUP_RATES = (0.02, 0.05, 0.1, 0.3, 0.5)  # fraction of words edited
@@ -82,11 +82,11 @@ def write_web(c: Corpus, plan: Plan, seed: int) -> None:
     for k in range(plan.web_pages):
         lang = LANGS[k % len(LANGS)]
         page, facts = web_page(lang, rng, _n_words(rng, plan))
-        c.add(f"web/{lang}_article_{k:03d}.html", page, "text", lang=lang, style="web_article",
+        c.add(f"web/{lang}_article_{k:03d}.html", page, "text", lang=lang, style="web_article", encoding="utf-8",
               title=facts["title"], main_paragraphs=facts["paragraphs"], boilerplate=facts["boilerplate"])
     for k, lang in enumerate(LANGS[: min(3, max(1, plan.web_pages))]):
         c.add(f"web/{lang}_login_{k:03d}.html", garbage_page(lang, rng), "text", lang=lang, style="web_chrome",
-              garbage="boilerplate_page")
+              garbage="boilerplate_page", encoding="utf-8")
 
 
 def write_garbage(c: Corpus, plan: Plan, seed: int) -> None:
@@ -106,7 +106,8 @@ def write_duplicates(c: Corpus, plan: Plan, seed: int, prose: list[str]) -> None
     rng = rng_for(seed, "dups")
     for k, rel in enumerate(prose[: plan.exact_dups]):
         src = c.read_text(rel)
-        c.add(f"dups/exact/copy_{k:02d}_{rel.split('/')[1]}_{Path(rel).name}", src, "text", lang=rel.split("/")[1], style="duplicate",
+        lang = rel.split("/")[1]
+        c.add(f"dups/exact/copy_{k:02d}_{lang}_{Path(rel).name}", src, "text", lang=lang, style="duplicate",
               dup_of=rel, dup_type="exact", edit_rate=0.0, jaccard_5gram=1.0, encoding="utf-8")
     # The longest English and German prose documents are the bases: long texts keep the Jaccard
     # curve smooth.
@@ -135,7 +136,7 @@ def write_tables(c: Corpus, plan: Plan, seed: int) -> None:
     rows: list[dict[str, object]] = []
     for k in range(plan.table_rows):
         lang = LANGS[k % len(LANGS)]
-        rows.append({"id": f"r{k:04d}", "text": paragraph_for(lang, rng),
+        rows.append({"id": f"r{k:04d}", "text": prose_paragraph(lang, rng),
                      "meta": {"lang": lang, "style": "narrative", "source": "demo"}})
     rows[1]["text"] = ""
     rows[2]["text"] = 12345
@@ -145,7 +146,8 @@ def write_tables(c: Corpus, plan: Plan, seed: int) -> None:
                      "parquet": "null (the text column is typed string)"}
     for fmt, data in table_files(rows).items():
         rel = f"tables/records.{fmt}"
-        c.add(rel, data, "text", style="table", table_format=fmt, n_rows=len(rows))
+        c.add(rel, data, "text", style="table", table_format=fmt, n_rows=len(rows),
+              encoding=None if fmt == "parquet" else "utf-8")
         c.tables.append({"path": rel, "format": fmt, "n_rows": len(rows), "columns": ["id", "text", "meta"],
                          "text_column": "text", "id_column": "id", "empty_text_ids": [rows[1]["id"]],
                          "non_string_text_ids": [rows[2]["id"]], "non_string_as": non_string_as[fmt],

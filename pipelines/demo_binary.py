@@ -3,6 +3,7 @@ broken files, written through a `Corpus` so each file gets its manifest entry.""
 
 from __future__ import annotations
 
+import random
 import struct
 
 from .demo_broken import broken_files
@@ -52,7 +53,8 @@ def write_images(c: Corpus, plan: Plan, seed: int) -> dict[str, bytes]:
         shape, (color, bg) = SHAPES[k % len(SHAPES)], pick_colors(rng)
         side = 256 if k % 97 == 5 else 48 if k % 53 == 7 else rng.choice((64, 72, 80, 96, 112, 128))
         w, h = (side, side) if rng.random() < 0.7 else (side, side * 3 // 4)
-        fmt = ("PNG", "JPEG", "WEBP", "PNG", "PNG", "JPEG", "PNG", "WEBP")[(k + k // 8) % 8]  # 50/25/25 %, not tied to shape
+        # PNG 50 %, JPEG 25 %, WebP 25 %; the k // 8 shift keeps format and shape independent.
+        fmt = ("PNG", "JPEG", "WEBP", "PNG", "PNG", "JPEG", "PNG", "WEBP")[(k + k // 8) % 8]
         data = encode(shape_image(shape, color, bg, (w, h), rng), fmt)
         samples.setdefault(fmt, data)
         rel = f"images/img_{k:04d}.{_EXT[fmt]}"
@@ -61,7 +63,7 @@ def write_images(c: Corpus, plan: Plan, seed: int) -> dict[str, bytes]:
         c.add(rel, data, "image", caption=cap, color=color, shape=shape, background=bg, width=w, height=h,
               format=fmt.lower(), sidecar=side_rel)
         if cap and side_rel:
-            c.add(side_rel, cap + "\n", "text", lang="en", style="caption", caption_of=rel)
+            c.add(side_rel, cap + "\n", "text", lang="en", style="caption", caption_of=rel, encoding="utf-8")
     sp = "images/special"
     color, bg = pick_colors(rng)
     base = shape_image("star", color, bg, (96, 96), rng)
@@ -101,13 +103,14 @@ def write_gifs(c: Corpus, plan: Plan, seed: int) -> None:
         rel, cap = f"gifs/anim_{k:02d}.gif", gif_caption(shape, color, bg, mode)
         c.add(rel, data, "gif", caption=cap, color=color, shape=shape, background=bg, n_frames=n,
               durations_ms=durations, loop=0, animation=mode, sidecar=rel[:-4] + ".txt")
-        c.add(rel[:-4] + ".txt", cap + "\n", "text", lang="en", style="caption", caption_of=rel)
+        c.add(rel[:-4] + ".txt", cap + "\n", "text", lang="en", style="caption", caption_of=rel,
+              encoding="utf-8")
     color, bg = pick_colors(rng)
     c.add("gifs/still.gif", encode(shape_image("circle", color, bg, (64, 64), rng), "GIF"), "gif", n_frames=1,
           color=color, shape="circle", background=bg, note="single-frame GIF")
 
 
-def _sections(lang: str, rng, n: int) -> list[tuple[str, list[str]]]:
+def _sections(lang: str, rng: random.Random, n: int) -> list[tuple[str, list[str]]]:
     """n (heading, paragraphs) sections of expository prose, for PDFs and EPUBs."""
     out = []
     for _ in range(n):

@@ -193,7 +193,7 @@ def table_files(rows: list[dict[str, object]]) -> dict[str, bytes]:
     JSONL, an unquoted number in CSV (QUOTE_NONNUMERIC quotes every string), a null in Parquet
     (whose `text` column is typed string).
     """
-    jsonl = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
+    jsonl = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
     sio = io.StringIO()
     w = csv.writer(sio, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
     w.writerow(["id", "text", "meta"])

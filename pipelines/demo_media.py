@@ -35,7 +35,8 @@ def caption(color: str, shape: str, bg: str, template: int) -> str:
         a=a, A=a.capitalize(), ab=_article(bg), color=color, shape=shape, bg=bg)
 
 
-def _polygon(cx: float, cy: float, r: float, n: int, rot: float, inner: float | None = None) -> list[tuple[float, float]]:
+def _polygon(cx: float, cy: float, r: float, n: int, rot: float,
+             inner: float | None = None) -> list[tuple[float, float]]:
     """Vertices of a regular n-gon (or a star when `inner` radius is given), centre (cx, cy), radius r px."""
     pts = []
     steps = 2 * n if inner else n
@@ -46,7 +47,8 @@ def _polygon(cx: float, cy: float, r: float, n: int, rot: float, inner: float | 
     return pts
 
 
-def draw_shape(draw: ImageDraw.ImageDraw, shape: str, rgb: tuple[int, int, int], cx: float, cy: float, r: float) -> None:
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, rgb: tuple[int, int, int], cx: float, cy: float,
+               r: float) -> None:
     """Draw one filled shape of radius r px centred on (cx, cy)."""
     box = (cx - r, cy - r, cx + r, cy + r)
     if shape == "circle":

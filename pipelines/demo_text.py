@@ -10,6 +10,7 @@ otherwise pure.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from .demo_words import JAPANESE, LEXICONS, RUSSIAN, Lexicon
 
@@ -63,12 +64,18 @@ def fact(lex: Lexicon, rng: random.Random, topic: str | None = None) -> str:
     return _cap(text) + "."
 
 
-def _paragraph(make, rng: random.Random, lo: int = 3, hi: int = 8) -> str:
+def join_sentences(make: Callable[[], str], rng: random.Random, lo: int = 3, hi: int = 8) -> str:
     """Join `lo..hi` sentences from `make()` into one paragraph (one line)."""
     return " ".join(make() for _ in range(rng.randint(lo, hi)))
 
 
-def _fill(paras: list[str], make_para, n_words: int) -> list[str]:
+def prose_paragraph(lang: str, rng: random.Random) -> str:
+    """One plain narrative paragraph (table rows use it)."""
+    lex = LEXICONS[lang]
+    return join_sentences(lambda: sentence(lex, rng), rng)
+
+
+def _fill(paras: list[str], make_para: Callable[[], str], n_words: int) -> list[str]:
     """Append paragraphs until the document holds at least `n_words` whitespace-separated words."""
     while sum(len(p.split()) for p in paras) < n_words:
         paras.append(make_para())
@@ -79,7 +86,7 @@ def narrative(lang: str, rng: random.Random, n_words: int) -> str:
     """A short story: a title, then paragraphs of narrative sentences, blank-line separated."""
     lex = LEXICONS[lang]
     title = f"{lex.words['chapter']} {rng.randint(1, 12)}: {_cap(rng.choice(lex.settings))}"
-    return "\n\n".join(_fill([title], lambda: _paragraph(lambda: sentence(lex, rng), rng), n_words)) + "\n"
+    return "\n\n".join(_fill([title], lambda: join_sentences(lambda: sentence(lex, rng), rng), n_words)) + "\n"
 
 
 def expository(lang: str, rng: random.Random, n_words: int) -> str:
@@ -90,7 +97,7 @@ def expository(lang: str, rng: random.Random, n_words: int) -> str:
 
     def section() -> str:
         sub = rng.choice(lex.topics)
-        body = _paragraph(lambda: fact(lex, rng, rng.choice((topic, sub))), rng, 3, 7)
+        body = join_sentences(lambda: fact(lex, rng, rng.choice((topic, sub))), rng, 3, 7)
         return f"{sub}\n\n{body}" if rng.random() < 0.4 else body
 
     return "\n\n".join(_fill(paras, section, n_words)) + "\n"
@@ -112,7 +119,7 @@ def dialogue(lang: str, rng: random.Random, n_words: int) -> str:
 
     def block() -> str:
         if rng.random() < 0.3:
-            return _paragraph(lambda: sentence(lex, rng), rng, 1, 3)
+            return join_sentences(lambda: sentence(lex, rng), rng, 1, 3)
         return dialogue_line(lang, rng)
 
     return "\n\n".join(_fill([], block, n_words)) + "\n"
@@ -146,7 +153,7 @@ def recipe(lang: str, rng: random.Random, n_words: int) -> str:
             f"- {rng.choice((1, 2, 3, 50, 100, 200, 250, 500))} {rng.choice(lex.units)} {i}" for i in items))
         steps = rng.sample(lex.steps, rng.randint(4, 8))
         out.append(f"## {w['steps']}\n\n" + "\n".join(f"{k}. {s}." for k, s in enumerate(steps, 1)))
-        out.append(_paragraph(lambda: sentence(lex, rng), rng, 1, 3))
+        out.append(join_sentences(lambda: sentence(lex, rng), rng, 1, 3))
     return "\n\n".join(out) + "\n"
 
 
@@ -164,12 +171,12 @@ def todo_list(lang: str, rng: random.Random, n_words: int) -> str:
 def table_md(lang: str, rng: random.Random, n_words: int) -> str:
     """Markdown with prose paragraphs around a pipe table of names, places, years and amounts."""
     lex, w = LEXICONS[lang], LEXICONS[lang].words
-    out = [f"# {w['table']}: {rng.choice(lex.topics)}", _paragraph(lambda: fact(lex, rng), rng, 2, 4)]
+    out = [f"# {w['table']}: {rng.choice(lex.topics)}", join_sentences(lambda: fact(lex, rng), rng, 2, 4)]
     while sum(len(p.split()) for p in out) < n_words:
         head = f"| {w['name']} | {w['place']} | {w['year']} | {w['amount']} |\n|---|---|---:|---:|"
         rows = [f"| {rng.choice(lex.names)} | {_cap(rng.choice(lex.settings))} | {rng.randrange(1800, 2024)} "
                 f"| {rng.randrange(1, 5000)} |" for _ in range(rng.randint(4, 10))]
-        out += [head + "\n" + "\n".join(rows), _paragraph(lambda: fact(lex, rng), rng, 2, 4)]
+        out += [head + "\n" + "\n".join(rows), join_sentences(lambda: fact(lex, rng), rng, 2, 4)]
     return "\n\n".join(out) + "\n"
 
 
@@ -217,7 +224,7 @@ def russian(rng: random.Random, n_words: int) -> str:
     """Russian narrative paragraphs, for the cp1251 legacy-encoding file."""
     def sent() -> str:
         return f"{rng.choice(RUSSIAN['subjects'])} {rng.choice(RUSSIAN['actions'])} {rng.choice(RUSSIAN['settings'])}."
-    return "\n\n".join(_fill([], lambda: _paragraph(sent, rng), n_words)) + "\n"
+    return "\n\n".join(_fill([], lambda: join_sentences(sent, rng), n_words)) + "\n"
 
 
 def japanese(rng: random.Random, n_sentences: int) -> str:

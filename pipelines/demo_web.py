@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import random
+from dataclasses import dataclass
 
-from .demo_text import _paragraph, expository, fact, narrative, sentence
+from .demo_text import expository, fact, narrative, sentence
 from .demo_words import LEXICONS
 
 GARBAGE_KINDS = ("nav_menu", "cookie_banner", "login_wall", "app_ui", "seo_spam", "lorem_ipsum",
@@ -60,11 +61,22 @@ LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmo
          "officia deserunt mollit anim id est laborum.")
 
 
-def chrome(lang: str) -> dict[str, object]:
-    """The site chrome strings for a language as a dict (nav list, cookie text, buttons, footer, login)."""
+@dataclass(frozen=True)
+class Chrome:
+    """A site's boilerplate in one language: what an HTML extractor should leave out."""
+
+    nav: list[str]
+    cookie: str
+    accept: str
+    prefs: str
+    footer: list[str]
+    login: str
+
+
+def chrome(lang: str) -> Chrome:
+    """The site chrome strings for a language."""
     nav, cookie, accept, prefs, footer, login = _CHROME[lang]
-    return {"nav": nav.split("|"), "cookie": cookie, "accept": accept, "prefs": prefs,
-            "footer": footer.split("|"), "login": login}
+    return Chrome(nav.split("|"), cookie, accept, prefs, footer.split("|"), login)
 
 
 def _nav_html(items: list[str]) -> str:
@@ -73,10 +85,10 @@ def _nav_html(items: list[str]) -> str:
     return f"<nav class=\"menu\"><ul>{lis}</ul></nav>"
 
 
-def _cookie_html(c: dict[str, object]) -> str:
+def _cookie_html(c: Chrome) -> str:
     """A cookie-consent banner div with its two buttons."""
-    return (f'<div class="cookie-banner" role="dialog"><p>{html.escape(str(c["cookie"]))}</p>'
-            f'<button>{html.escape(str(c["accept"]))}</button><button>{html.escape(str(c["prefs"]))}</button></div>')
+    return (f'<div class="cookie-banner" role="dialog"><p>{html.escape(c.cookie)}</p>'
+            f"<button>{html.escape(c.accept)}</button><button>{html.escape(c.prefs)}</button></div>")
 
 
 def web_page(lang: str, rng: random.Random, n_words: int) -> tuple[str, dict[str, object]]:
@@ -87,35 +99,34 @@ def web_page(lang: str, rng: random.Random, n_words: int) -> tuple[str, dict[str
     body = (narrative if rng.random() < 0.5 else expository)(lang, rng, n_words).strip().split("\n\n")
     title, paras = body[0], body[1:]
     site = rng.choice(("Il Corriere", "Daily Post", "Le Journal", "Die Zeitung", "El Diario", "O Jornal"))
-    related = "".join(f"<li><a href=\"/a/{rng.randrange(10**6)}\">{html.escape(fact(LEXICONS[lang], rng)[:60])}</a></li>"
-                      for _ in range(4))
+    links = [(rng.randrange(10**6), html.escape(fact(LEXICONS[lang], rng)[:60])) for _ in range(4)]
+    related = "".join(f'<li><a href="/a/{n}">{text}</a></li>' for n, text in links)
     page = "\n".join([
         "<!DOCTYPE html>", f'<html lang="{lang}">', "<head>", '<meta charset="utf-8">',
         f"<title>{html.escape(title)} | {site}</title>",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}</script>",
         "<style>.cookie-banner{position:fixed;bottom:0}</style>", "</head>", "<body>",
-        f'<header><a class="logo" href="/">{site}</a>{_nav_html(c["nav"])}</header>',  # type: ignore[arg-type]
+        f'<header><a class="logo" href="/">{site}</a>{_nav_html(c.nav)}</header>',
         _cookie_html(c), "<main>", "<article>", f"<h1>{html.escape(title)}</h1>",
         f'<p class="byline">{html.escape(rng.choice(LEXICONS[lang].names))} · {rng.randint(1, 28)}.'
         f"{rng.randint(1, 12)}.{rng.randint(2015, 2024)}</p>",
         *(f"<p>{html.escape(p)}</p>" for p in paras), "</article>",
-        f'<aside><h2>{html.escape(c["nav"][1])}</h2><ul>{related}</ul></aside>',  # type: ignore[index]
+        f"<aside><h2>{html.escape(c.nav[1])}</h2><ul>{related}</ul></aside>",
         "</main>",
-        f"<footer>{_nav_html(c['footer'])}<p>© {rng.randint(2015, 2024)} {site}</p></footer>",  # type: ignore[arg-type]
+        f"<footer>{_nav_html(c.footer)}<p>© {rng.randint(2015, 2024)} {site}</p></footer>",
         "</body>", "</html>", ""])
-    return page, {"title": title, "paragraphs": paras, "boilerplate": [c["cookie"], *c["nav"]]}
+    return page, {"title": title, "paragraphs": paras, "boilerplate": [c.cookie, *c.nav]}
 
 
 def garbage_page(lang: str, rng: random.Random) -> str:
     """An HTML page with no article at all: nav, cookie banner, login wall and footer only."""
     c = chrome(lang)
     return "\n".join(["<!DOCTYPE html>", f'<html lang="{lang}"><head><meta charset="utf-8">',
-                      f"<title>{html.escape(str(c['login']))}</title></head><body>",
-                      _nav_html(c["nav"]), _cookie_html(c),  # type: ignore[arg-type]
-                      f'<form class="login"><h2>{html.escape(str(c["login"]))}</h2><input type="email" '
+                      f"<title>{html.escape(c.login)}</title></head><body>", _nav_html(c.nav), _cookie_html(c),
+                      f'<form class="login"><h2>{html.escape(c.login)}</h2><input type="email" '
                       'placeholder="E-mail"><input type="password" placeholder="Password">'
-                      "<button>OK</button></form>", _nav_html(c["footer"]),  # type: ignore[arg-type]
+                      "<button>OK</button></form>", _nav_html(c.footer),
                       f"<p>© {rng.randint(2015, 2024)}</p></body></html>", ""])
 
 
@@ -139,12 +150,12 @@ def garbage_text(kind: str, lang: str, rng: random.Random) -> str:
     `short_fragment`."""
     c = chrome(lang)
     if kind == "nav_menu":
-        return "\n".join(" | ".join(rng.sample(c["nav"], len(c["nav"]))) for _ in range(rng.randint(3, 8))) + "\n"  # type: ignore[arg-type]
+        return "\n".join(" | ".join(rng.sample(c.nav, len(c.nav))) for _ in range(rng.randint(3, 8))) + "\n"
     if kind == "cookie_banner":
-        return f"{c['cookie']}\n\n{c['accept']}    {c['prefs']}\n\n" + " · ".join(c["footer"]) + "\n"  # type: ignore[arg-type]
+        return f"{c.cookie}\n\n{c.accept}    {c.prefs}\n\n" + " · ".join(c.footer) + "\n"
     if kind == "login_wall":
-        return (f"{c['login']}\n\nE-mail\nPassword\nForgot your password?\nSign in with Google\n"
-                f"Create an account\n{c['login']}\n")
+        form = "E-mail\nPassword\nForgot your password?\nSign in with Google\nCreate an account"
+        return f"{c.login}\n\n{form}\n{c.login}\n"
     if kind == "app_ui":
         return "\n".join(" · ".join(rng.sample(_UI, rng.randint(4, 9))) for _ in range(rng.randint(4, 10))) + "\n"
     if kind == "seo_spam":
@@ -162,8 +173,3 @@ def garbage_text(kind: str, lang: str, rng: random.Random) -> str:
         return rng.choice(("Click here", "Read more »", "OK", "404", "Loading…", "N/A", "Page 1 of 3")) + "\n"
     raise ValueError(f"unknown garbage kind {kind!r}; expected one of {GARBAGE_KINDS}")
 
-
-def paragraph_for(lang: str, rng: random.Random) -> str:
-    """One plain narrative paragraph (used for table rows and EPUB/PDF bodies)."""
-    lex = LEXICONS[lang]
-    return _paragraph(lambda: sentence(lex, rng), rng)

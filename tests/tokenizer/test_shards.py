@@ -1,0 +1,117 @@
+"""Shard writer + reader: Megatron layout, manifest, windows, resumption, corruption, megatron-core."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from thresher.tokenizer.mmidx import read_index
+from thresher.tokenizer.reader import ShardError, ShardReader
+from thresher.tokenizer.shards import ShardWriter, merge_manifest
+
+META = {"vocab_fingerprint": "abc", "vocab_size": 1000, "dtype": "uint16", "eos_id": 2}
+
+
+def _docs(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [np.append(rng.integers(3, 1000, rng.integers(1, 60)), 2) for _ in range(n)]
+
+
+def _write(folder, docs, world_size=2, max_tokens=500):
+    for rank in range(world_size):
+        w = ShardWriter(folder, rank, np.uint16, max_tokens=max_tokens)
+        for i, d in enumerate(docs[rank::world_size]):
+            w.add("val" if i % 10 == 0 else "train", d, kind="text" if i % 2 else "image")
+        w.close()
+        assert merge_manifest(folder, world_size, META) == (rank == world_size - 1)
+
+
+def test_manifest_counts_and_megatron_layout(tmp_path):
+    docs = _docs(200)
+    _write(tmp_path, docs)
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    total = sum(m["splits"][s]["tokens"] for s in ("train", "val"))
+    assert total == sum(len(d) for d in docs)
+    assert sum(m["splits"][s]["documents"] for s in ("train", "val")) == 200
+    assert sum(k["tokens"] for s in m["splits"].values() for k in s["kinds"].values()) == total
+    assert len(m["splits"]["train"]["files"]) > 2  # max_tokens rolled over to new parts
+    f = m["splits"]["train"]["files"][0]
+    idx = read_index(tmp_path / f"{f['prefix']}.idx")
+    assert idx.dtype == np.uint16 and list(idx.doc_indices) == list(range(f["documents"] + 1))
+    assert idx.pointers[1] == idx.sizes[0] * 2
+
+
+def test_reader_documents_windows_and_boundaries(tmp_path):
+    docs = _docs(120)
+    _write(tmp_path, docs, world_size=1)
+    r = ShardReader(tmp_path, "train", seq_len=16, shuffle=False)
+    stream = np.concatenate([r.document(i) for i in range(r.n_documents)])
+    assert len(stream) == r.n_tokens
+    expected = [d for i, d in enumerate(docs) if i % 10][:5]
+    for got, want in zip((r.document(i) for i in range(5)), expected):
+        assert np.array_equal(got, want)
+    seen = 0
+    for w, (tokens, doc_ids) in enumerate(r):
+        assert tokens.dtype == np.int64 and tokens.shape == (17,)
+        assert np.array_equal(tokens, stream[w * 16:w * 16 + 17])
+        # a new doc id starts exactly after each eos inside the window
+        assert np.array_equal(np.flatnonzero(np.diff(doc_ids)), np.flatnonzero(tokens[:-1] == 2))
+        seen += 1
+    assert seen == len(r) == (r.n_tokens - 1) // 16 and r.epoch == 1
+
+
+def test_shuffle_ranks_and_resume(tmp_path):
+    _write(tmp_path, _docs(300), world_size=1, max_tokens=10**6)
+    a = ShardReader(tmp_path, "train", seq_len=8, rank=0, world_size=2, seed=3)
+    b = ShardReader(tmp_path, "train", seq_len=8, rank=1, world_size=2, seed=3)
+    assert len(a) == len(b)
+    wa = {tuple(t) for t, _ in a}
+    wb = {tuple(t) for t, _ in b}
+    assert not (wa & wb)  # ranks read disjoint windows
+    r = ShardReader(tmp_path, "train", seq_len=8, seed=5)
+    r.next_batch(7)
+    state = r.state_dict()
+    want = r.next_batch(4)[0]
+    r2 = ShardReader(tmp_path, "train", seq_len=8, seed=5)
+    r2.load_state_dict(json.loads(json.dumps(state)))
+    assert np.array_equal(r2.next_batch(4)[0], want)
+    r3 = ShardReader(tmp_path, "train", seq_len=8, seed=6)
+    assert not np.array_equal(r3.next_batch(4)[0], want)
+    with pytest.raises(ShardError, match="seed"):
+        r3.load_state_dict(state)
+
+
+def test_corrupt_truncated_and_fingerprint(tmp_path):
+    _write(tmp_path, _docs(100), world_size=1)
+    with pytest.raises(ShardError, match="vocabulary abc"):
+        ShardReader(tmp_path, "train", seq_len=8, expect_fingerprint="other")
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    binf = tmp_path / f"{m['splits']['train']['files'][0]['prefix']}.bin"
+    data = bytearray(binf.read_bytes())
+    data[5] ^= 0xFF
+    binf.write_bytes(bytes(data))
+    with pytest.raises(ShardError, match="checksum"):
+        ShardReader(tmp_path, "train", seq_len=8)
+    binf.write_bytes(bytes(data[:-2]))
+    with pytest.raises(ShardError, match="truncated"):
+        ShardReader(tmp_path, "train", seq_len=8)
+    (tmp_path / "manifest.json").unlink()
+    with pytest.raises(ShardError, match="not found"):
+        ShardReader(tmp_path, "train", seq_len=8)
+
+
+def test_megatron_core_reads_the_same_documents(tmp_path):
+    pytest.importorskip("megatron.core", reason="test-only dependency: pip install megatron-core")
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    docs = _docs(50)
+    _write(tmp_path, docs, world_size=1, max_tokens=10**6)
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    ds = IndexedDataset(str(tmp_path / m["splits"]["train"]["files"][0]["prefix"]))
+    ours = ShardReader(tmp_path, "train", seq_len=4)
+    assert len(ds) == ours.n_documents
+    assert list(ds.document_indices) == list(range(len(ds) + 1))
+    for i in range(len(ds)):
+        assert np.array_equal(ds[i].astype(np.int64), ours.document(i))

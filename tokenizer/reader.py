@@ -1,0 +1,209 @@
+"""The shard reader the trainer uses: fixed windows of packed tokens, with document boundaries.
+
+    from thresher.tokenizer.reader import ShardReader
+
+    reader = ShardReader("WORKDIR/shards", split="train", seq_len=2048, rank=rank, world_size=world,
+                         seed=0, expect_fingerprint=vocab.fingerprint)
+    tokens, doc_ids = reader.next_batch(8)   # int64 (8, 2049), int32 (8, 2049); wraps across epochs
+    for tokens, doc_ids in reader: ...       # one window at a time: int64 (2049,), int32 (2049,),
+                                             # from the current position to the end of this epoch
+    state = reader.state_dict()              # put it in the checkpoint ...
+    reader.load_state_dict(state)            # ... and resume at the same window
+
+- The split's documents, in manifest order, form one stream of N tokens; window w is tokens
+  [w*T, w*T + T + 1) (T = seq_len), so inputs are `tokens[:-1]` and targets `tokens[1:]`, and every
+  token is a target exactly once per epoch. There are (N - 1) // T windows; the tail is dropped.
+- `doc_ids[i]` numbers the documents inside the window from 0: a query at i may attend to a key at
+  j <= i only when `doc_ids[i] == doc_ids[j]` (document-causal masking). Each document ends with
+  `eos_id`.
+- Each epoch visits the windows in a permutation seeded by (seed, epoch); rank r takes every
+  world_size-th window of it, and every rank gets the same count (`len(reader)`), so DDP ranks stay
+  in step. `shuffle=False` keeps stream order.
+- Opening checks the manifest's format version and, when given, the vocabulary fingerprint, then
+  every file's size, MMIDIDX header and (with `verify=True`, the default) its checksum; a missing,
+  truncated or corrupt file raises `ShardError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from thresher.errors import ThresherError
+from thresher.tokenizer.mmidx import IndexFormatError, read_index
+from thresher.tokenizer.shards import FORMAT, FORMAT_VERSION, file_checksum
+
+REDO = "re-run the shard stage (`thresher shard CONFIG --force`)"
+
+
+class ShardError(ThresherError):
+    """Shards that cannot be read as they are: missing, truncated, corrupt or for another vocabulary."""
+
+
+def load_manifest(folder: str | Path, expect_fingerprint: str | None = None) -> dict:
+    """Read and check `manifest.json` (format, version, vocabulary fingerprint)."""
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        raise ShardError(f"{path} not found: the shards are missing or incomplete; {REDO}")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ShardError(f"{path} is not valid JSON ({e}); {REDO}") from None
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise ShardError(f"{path}: format {manifest.get('format')!r} version {manifest.get('format_version')!r}, "
+                         f"this thresher reads {FORMAT!r} version {FORMAT_VERSION}; {REDO}")
+    if expect_fingerprint is not None and manifest.get("vocab_fingerprint") != expect_fingerprint:
+        raise ShardError(f"{path}: the shards were encoded with vocabulary {manifest.get('vocab_fingerprint')}, "
+                         f"not {expect_fingerprint}; use the tokenizer they were made with, or {REDO}")
+    return manifest
+
+
+class ShardReader:
+    def __init__(self, folder: str | Path, split: str = "train", seq_len: int = 2048, rank: int = 0,
+                 world_size: int = 1, seed: int = 0, shuffle: bool = True, expect_fingerprint: str | None = None,
+                 verify: bool = True):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
+        self.folder, self.split, self.seq_len = Path(folder), split, int(seq_len)
+        self.rank, self.world_size, self.seed, self.shuffle = rank, world_size, seed, shuffle
+        self.manifest = load_manifest(self.folder, expect_fingerprint)
+        if split not in self.manifest["splits"]:
+            raise ShardError(f"{self.folder}: no split {split!r} (have {sorted(self.manifest['splits'])})")
+        self.fingerprint: str = self.manifest["vocab_fingerprint"]
+        self.vocab_size: int = self.manifest["vocab_size"]
+        self.eos_id: int = self.manifest["eos_id"]
+        self.dtype = np.dtype(self.manifest["dtype"])
+        self._open_files(self.manifest["splits"][split]["files"], verify)
+        self.n_tokens = int(self._file_starts[-1])
+        n_windows = max(0, (self.n_tokens - 1) // self.seq_len)
+        self.windows_per_rank = n_windows // world_size
+        if self.windows_per_rank == 0:
+            raise ShardError(f"{self.folder} split {split!r} holds {self.n_tokens} tokens: not one window of "
+                             f"{self.seq_len + 1} per rank for {world_size} ranks; lower seq_len or add data")
+        self.epoch, self.position = 0, 0
+        self._order: np.ndarray | None = None
+
+    # ------------------------------------------------------------ opening
+
+    def _open_files(self, files: list[dict], verify: bool) -> None:
+        self._bins: list[np.memmap] = []
+        starts, doc_starts = [0], []
+        for f in files:
+            bin_path, idx_path = self.folder / f"{f['prefix']}.bin", self.folder / f"{f['prefix']}.idx"
+            for p in (bin_path, idx_path):
+                if not p.is_file():
+                    raise ShardError(f"{p} is missing; {REDO}")
+            size = bin_path.stat().st_size
+            if size != f["bin_bytes"] or size != f["tokens"] * self.dtype.itemsize:
+                raise ShardError(f"{bin_path}: {size} bytes, the manifest says {f['bin_bytes']} "
+                                 f"({f['tokens']} tokens of {self.dtype}): truncated or corrupt; {REDO}")
+            if verify:
+                for p, key in ((bin_path, "bin_checksum"), (idx_path, "idx_checksum")):
+                    if file_checksum(p) != f[key]:
+                        raise ShardError(f"{p}: checksum differs from the manifest (corrupt); {REDO}")
+            try:
+                index = read_index(idx_path)
+            except IndexFormatError as e:
+                raise ShardError(f"{e}; {REDO}") from None
+            if index.dtype != self.dtype or len(index.sizes) != f["documents"] or index.n_tokens != f["tokens"]:
+                raise ShardError(f"{idx_path}: {len(index.sizes)} documents / {index.n_tokens} tokens of {index.dtype}, "
+                                 f"the manifest says {f['documents']} / {f['tokens']} of {self.dtype}; {REDO}")
+            doc_starts.append(starts[-1] + index.pointers // self.dtype.itemsize)
+            starts.append(starts[-1] + f["tokens"])
+            self._bins.append(np.memmap(bin_path, dtype=self.dtype, mode="r") if f["tokens"] else
+                              np.zeros(0, self.dtype))
+        self._file_starts = np.array(starts, dtype=np.int64)  # (n_files + 1,) global token offsets
+        self._doc_starts = np.concatenate(doc_starts) if doc_starts else np.zeros(0, np.int64)  # (n_docs,)
+
+    # ------------------------------------------------------------ documents
+
+    @property
+    def n_documents(self) -> int:
+        return len(self._doc_starts)
+
+    def document(self, i: int) -> np.ndarray:
+        """The tokens of document i of the split (int64), in manifest order."""
+        start = int(self._doc_starts[i])
+        end = int(self._doc_starts[i + 1]) if i + 1 < len(self._doc_starts) else self.n_tokens
+        return self._slice(start, end)
+
+    def _slice(self, start: int, end: int) -> np.ndarray:
+        """Global tokens [start, end) as int64, across file boundaries when needed."""
+        f = int(np.searchsorted(self._file_starts, start, side="right")) - 1
+        base = int(self._file_starts[f])
+        if end <= self._file_starts[f + 1]:
+            return self._bins[f][start - base:end - base].astype(np.int64)
+        pieces = []
+        while start < end:
+            stop = min(end, int(self._file_starts[f + 1]))
+            pieces.append(self._bins[f][start - int(self._file_starts[f]):stop - int(self._file_starts[f])])
+            start, f = stop, f + 1
+        return np.concatenate(pieces).astype(np.int64)
+
+    # ------------------------------------------------------------ windows
+
+    def __len__(self) -> int:
+        """Windows this rank reads per epoch."""
+        return self.windows_per_rank
+
+    def _windows(self) -> np.ndarray:
+        if self._order is None:
+            n = self.windows_per_rank * self.world_size
+            order = (np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle
+                     else np.arange(n))
+            self._order = order[self.rank::self.world_size]
+        return self._order
+
+    def window(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Window w of the stream: tokens int64 (T+1,), doc_ids int32 (T+1,)."""
+        start = w * self.seq_len
+        end = start + self.seq_len + 1
+        tokens = self._slice(start, end)
+        lo = int(np.searchsorted(self._doc_starts, start, side="right"))
+        hi = int(np.searchsorted(self._doc_starts, end, side="left"))
+        doc_ids = np.zeros(self.seq_len + 1, dtype=np.int32)
+        if hi > lo:  # documents that start inside the window, after its first token
+            doc_ids[self._doc_starts[lo:hi] - start] = 1
+            np.cumsum(doc_ids, out=doc_ids)
+        return tokens, doc_ids
+
+    def _advance_epoch(self) -> None:
+        self.epoch, self.position, self._order = self.epoch + 1, 0, None
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        order = self._windows()
+        while self.position < len(order):
+            w = int(order[self.position])
+            self.position += 1
+            yield self.window(w)
+        self._advance_epoch()
+
+    def next_batch(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next `batch_size` windows, stacked: int64 (B, T+1), int32 (B, T+1); wraps epochs."""
+        tokens = np.empty((batch_size, self.seq_len + 1), dtype=np.int64)
+        doc_ids = np.empty((batch_size, self.seq_len + 1), dtype=np.int32)
+        for b in range(batch_size):
+            order = self._windows()
+            if self.position >= len(order):
+                self._advance_epoch()
+                order = self._windows()
+            tokens[b], doc_ids[b] = self.window(int(order[self.position]))
+            self.position += 1
+        return tokens, doc_ids
+
+    # ------------------------------------------------------------ resuming
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position, "seed": self.seed, "seq_len": self.seq_len,
+                "rank": self.rank, "world_size": self.world_size, "split": self.split,
+                "shuffle": self.shuffle, "fingerprint": self.fingerprint, "n_tokens": self.n_tokens}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in ("seed", "seq_len", "world_size", "split", "shuffle", "fingerprint", "n_tokens"):
+            if state.get(key) != getattr(self, key):
+                raise ShardError(f"cannot resume: the saved reader had {key}={state.get(key)!r}, this one has "
+                                 f"{getattr(self, key)!r}; open the reader with the same settings and shards")
+        self.epoch, self.position, self._order = int(state["epoch"]), int(state["position"]), None

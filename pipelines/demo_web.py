@@ -47,6 +47,8 @@ _CHROME = {
            "Política de privacidade|Termos de utilização|Ficha técnica", "Inicie sessão para continuar a ler"),
 }
 
+_SITES = {"en": ("Daily Post", "The Courier"), "fr": ("Le Journal", "La Gazette"), "de": ("Die Zeitung", "Der Bote"),
+          "es": ("El Diario", "La Gaceta"), "it": ("Il Corriere", "La Gazzetta"), "pt": ("O Jornal", "A Gazeta")}
 _UI = ("Settings", "Log out", "Cancel", "OK", "Save changes", "Delete", "Edit profile", "Notifications",
        "Search…", "Back", "Next", "Close", "Retry", "Loading…", "Share", "Copy link", "Undo", "Help",
        "Dark mode", "Sign up", "Download the app", "Privacy", "Terms", "Language: English")
@@ -98,7 +100,7 @@ def web_page(lang: str, rng: random.Random, n_words: int) -> tuple[str, dict[str
     c = chrome(lang)
     body = (narrative if rng.random() < 0.5 else expository)(lang, rng, n_words).strip().split("\n\n")
     title, paras = body[0], body[1:]
-    site = rng.choice(("Il Corriere", "Daily Post", "Le Journal", "Die Zeitung", "El Diario", "O Jornal"))
+    site = rng.choice(_SITES[lang])
     links = [(rng.randrange(10**6), html.escape(fact(LEXICONS[lang], rng)[:60])) for _ in range(4)]
     related = "".join(f'<li><a href="/a/{n}">{text}</a></li>' for n, text in links)
     page = "\n".join([

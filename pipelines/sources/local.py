@@ -2,8 +2,8 @@
 
 - Every file becomes one raw record whose kind is sniffed from its bytes. Files up to
   `inline_max_bytes` travel inline; larger ones as path/offset/length, read again by the extractor.
-- `name.txt` beside a media file `name.<jpg|png|...>` is that file's caption (`caption_source:
-  sidecar`), not a document of its own.
+- `name.txt` (1 byte to 4 KiB) beside a media file `name.<jpg|png|...>` is that file's caption
+  (`caption_source: sidecar`), not a document of its own.
 - With `tables: true`, `.jsonl`, `.jsonl.gz`, `.parquet` and `.csv` files are read row by row; each
   row is a text record (`text_column`; `id_column` is kept as `source_id`, other columns in the
   metadata). A bad row is an error record; the rest of the table goes on.
@@ -36,6 +36,7 @@ TABLE_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
 # Extensions only pair a caption file with its media file; the media's kind is still sniffed.
 SIDECAR_PARTNERS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff",
                     ".wav", ".flac", ".mp3", ".ogg", ".mid", ".midi")
+MAX_CAPTION_BYTES = 4096  # a longer (or empty) `name.txt` is a document of its own, not a caption
 CSV_FIELD_LIMIT = 64 * 2**20  # csv's default 128 KiB per field is too small for documents
 
 
@@ -78,7 +79,8 @@ class LocalSource(Source):
                 by_stem.setdefault(stem, []).append(ext.lower())
             for stem, exts in by_stem.items():
                 if ".txt" in exts and any(e in SIDECAR_PARTNERS for e in exts):
-                    self._captions[stem] = stem + ".txt"
+                    if 0 < (self.root / (stem + ".txt")).stat().st_size <= MAX_CAPTION_BYTES:
+                        self._captions[stem] = stem + ".txt"
         sidecars = set(self._captions.values())
         return [rel for rel in files if rel not in sidecars]
 

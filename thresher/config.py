@@ -80,30 +80,57 @@ class LocalSource(Strict):
     inline_max_bytes: int = Field(16 * 2**20, ge=0)  # larger files travel as path/offset/length
 
 
+class HFColumns(Strict):
+    """Which dataset column fills which part of a record (None: not used)."""
+
+    text: str | None = None  # a string column -> a text record (or the text beside an image/audio)
+    chat: str | None = None  # a list of {role, content} (or {from, value}) -> text, see sources/huggingface.py
+    image: str | None = None  # an Image feature, {bytes, path}, raw bytes or a path -> image/gif media
+    audio: str | None = None  # an Audio feature, {bytes, path}, raw bytes or a path -> audio media
+    caption: str | None = None  # the media's caption (caption_source "column")
+    id: str | None = None  # kept as `source_id` in the metadata and used in the record's uri
+    lang: str | None = None  # the `lang` column
+    keep: list[str] = []  # more columns kept in the metadata
+
+    @model_validator(mode="after")
+    def _default_text(self) -> "HFColumns":
+        if not (self.text or self.chat or self.image or self.audio):
+            self.__dict__["text"] = "text"  # nothing mapped: the usual `text` column
+        return self
+
+
 class HuggingFaceSource(Strict):
+    """A Hugging Face dataset: on the hub, a folder written by `save_to_disk`, or local
+    parquet/json/csv files through `data_files`."""
+
     type: Literal["huggingface"]
-    dataset: str
-    name: str | None = None
+    dataset: str  # hub id (owner/name), a local dataset folder, or the builder (parquet/json/csv) with data_files
+    name: str | None = None  # the dataset's config name
     split: str = "train"
     revision: str | None = None
-    streaming: bool = False
-    columns: dict[str, Any] = {"text": "text"}
-    max_records: int | None = Field(None, ge=1)
+    streaming: bool = False  # hub datasets: stream instead of downloading first
+    columns: HFColumns = HFColumns()
+    max_records: int | None = Field(None, ge=1)  # across all ranks (each rank takes its share)
     data_files: str | list[str] | dict[str, Any] | None = None
-    source_name: str | None = None
+    source_name: str | None = None  # the `source` column; default "hf:<dataset>"
+    inline_max_bytes: int = Field(16 * 2**20, ge=0)  # media referenced by a local path above this stay a path
 
 
 class AnnasArchiveSource(Strict):
+    """Anna's Archive: AAC metadata files, elasticsearch dumps and downloaded files, joined by md5."""
+
     type: Literal["annas_archive"]
-    metadata: list[str] = []
-    elasticsearch: list[str] = []
-    files: list[str] = []
-    languages: list[str] = []
-    extensions: list[str] = []
-    content_types: list[str] = []
-    max_file_size: int | None = Field(None, ge=1)
-    metadata_only: bool = False
+    metadata: list[str] = []  # globs of AAC files: *.jsonl.seekable.zst, *.jsonl.zst, *.jsonl
+    elasticsearch: list[str] = []  # globs of aarecords*.json.gz (elasticdump NDJSON)
+    files: list[str] = []  # folders / .tar / .zip of files named by md5, AAC data folders
+    languages: list[str] = []  # ISO codes (or names); files whose language is unknown are dropped
+    extensions: list[str] = []  # pdf, epub, ... (from metadata, else the file name)
+    content_types: list[str] = []  # book_nonfiction, book_fiction, journal_article, ...
+    max_file_size: int | None = Field(None, ge=1)  # bytes
+    metadata_only: bool = False  # emit metadata lines without a file as text records of their description
     name: str | None = None
+    part_mb: int = Field(256, ge=1)  # a seekable zstd dump is cut into parts of about this many MB (decompressed)
+    inline_max_bytes: int = Field(16 * 2**20, ge=0)  # larger files travel as path/offset/length
 
 
 Source = Annotated[LocalSource | HuggingFaceSource | AnnasArchiveSource, Field(discriminator="type")]
@@ -156,8 +183,112 @@ class DedupConfig(Strict):
     enabled: bool = True
 
 
-class FilterConfig(Strict):
+class _Rules(Strict):
+    """A filter's thresholds. A key left unset takes the preset's value (thresher.filters.presets);
+    0 (or false) turns that rule off."""
+
+    enabled: bool | None = None
+
+    def resolved(self, preset: dict[str, Any]) -> dict[str, Any]:
+        return {**preset, **self.model_dump(exclude_unset=True)}
+
+
+class GopherQualityRules(_Rules):
+    min_doc_words: int | None = Field(None, ge=0)
+    max_doc_words: int | None = Field(None, ge=0)
+    min_avg_word_length: float | None = Field(None, ge=0)
+    max_avg_word_length: float | None = Field(None, ge=0)
+    max_symbol_word_ratio: float | None = Field(None, ge=0)
+    max_bullet_lines_ratio: float | None = Field(None, ge=0)
+    max_ellipsis_lines_ratio: float | None = Field(None, ge=0)
+    max_non_alpha_words_ratio: float | None = Field(None, ge=0, le=1)  # datatrove's name; a minimum
+    min_stop_words: int | None = Field(None, ge=0)
+
+
+class GopherRepetitionRules(_Rules):
+    dup_line_frac: float | None = Field(None, ge=0)
+    dup_para_frac: float | None = Field(None, ge=0)
+    dup_line_char_frac: float | None = Field(None, ge=0)
+    dup_para_char_frac: float | None = Field(None, ge=0)
+    top_n_grams: list[tuple[int, float]] | None = None  # [(n, max char fraction of the top n-gram)]
+    dup_n_grams: list[tuple[int, float]] | None = None  # [(n, max char fraction in repeated n-grams)]
+
+
+class C4Rules(_Rules):
+    keep_text: bool | None = None  # True: never rewrite the text (C4 drops lines and blank lines)
+    remove_citations: bool | None = None
+    filter_no_terminal_punct: bool | None = None
+    min_num_sentences: int | None = None  # -1: off
+    min_words_per_line: int | None = None  # -1: off
+    max_word_length: int | None = None  # -1: off
+    filter_lorem_ipsum: bool | None = None
+    filter_javascript: bool | None = None
+    filter_curly_bracket: bool | None = None
+    filter_policy: bool | None = None
+
+
+class FineWebRules(_Rules):
+    line_punct_thr: float | None = Field(None, ge=0, le=1)
+    line_punct_exclude_zero: bool | None = None
+    short_line_thr: float | None = Field(None, ge=0)
+    short_line_length: int | None = Field(None, ge=0)
+    char_duplicates_ratio: float | None = Field(None, ge=0)
+    new_line_ratio: float | None = Field(None, ge=0)
+
+
+class GarbageRules(_Rules):
+    """thresher's own rules for what datatrove's filters miss: site chrome and broken encodings."""
+
+    max_chrome_frac: float | None = Field(None, ge=0, le=1)  # chars in menu/banner/UI lines
+    max_mojibake_ratio: float | None = Field(None, ge=0)  # ftfy badness hits per 100 chars
+    max_replacement_ratio: float | None = Field(None, ge=0, le=1)  # U+FFFD per char
+
+
+class LangRules(Strict):
     enabled: bool = True
+    allow: list[str] = []  # e.g. [en, fr]; empty: every language is kept (the default)
+    min_score: float = Field(0.0, ge=0, le=1)  # with `allow`: a lower top score is rejected too
+    max_chars: int = Field(2000, ge=50)  # characters of each record the identifier reads
+
+
+class ClassifierRules(Strict):
+    model: str | None = None  # a model from `thresher classifier train`; None: no classifier
+    threshold: float = Field(0.5, ge=0, le=1)  # records with P(hq) below it are rejected
+
+
+class MediaRules(_Rules):
+    image_min_side: int | None = Field(None, ge=0)  # pixels
+    image_max_aspect: float | None = Field(None, ge=0)  # long side / short side
+    image_min_entropy: float | None = Field(None, ge=0)  # bits of the grey-level histogram
+    gif_min_frames: int | None = Field(None, ge=0)
+    gif_max_frames: int | None = Field(None, ge=0)
+    gif_max_duration_s: float | None = Field(None, ge=0)
+    audio_min_duration_s: float | None = Field(None, ge=0)
+    audio_max_duration_s: float | None = Field(None, ge=0)
+    audio_max_silence: float | None = Field(None, ge=0, le=1)  # fraction of near-silent frames
+    audio_max_clipping: float | None = Field(None, ge=0, le=1)  # fraction of samples at full scale
+    midi_min_notes: int | None = Field(None, ge=0)
+    midi_min_duration_s: float | None = Field(None, ge=0)
+    midi_max_polyphony: int | None = Field(None, ge=0)
+    blob_min_bytes: int | None = Field(None, ge=0)
+    blob_max_bytes: int | None = Field(None, ge=0)
+    doc_min_chars: int | None = Field(None, ge=0)  # PDF/EPUB text below it and no images: rejected
+    doc_max_garbled: float | None = Field(None, ge=0, le=1)  # share of garbled characters
+
+
+class FilterConfig(Strict):
+    """The filter stage; `preset` fills every threshold a section leaves unset."""
+
+    enabled: bool = True
+    preset: Literal["garbage_only", "datatrove"] = "garbage_only"
+    gopher_quality: GopherQualityRules = GopherQualityRules()
+    gopher_repetition: GopherRepetitionRules = GopherRepetitionRules()
+    c4: C4Rules = C4Rules()
+    fineweb: FineWebRules = FineWebRules()
+    garbage: GarbageRules = GarbageRules()
+    lang: LangRules = LangRules()
+    classifier: ClassifierRules = ClassifierRules()
+    media: MediaRules = MediaRules()
 
 
 class TokenizerConfig(Strict):
@@ -173,7 +304,36 @@ class ShardConfig(Strict):
 
 
 class TrainConfig(Strict):
-    preset: str = "tiny"
+    """The trainer (train/loop.py); the model shape is a preset (train/presets.py) plus `model` overrides."""
+
+    preset: Literal["tiny", "small", "1b"] = "tiny"
+    model: dict[str, Any] = {}  # overrides of the preset's ModelConfig fields, e.g. {n_experts: 16}
+    run: str = "run"  # outputs go to WORKDIR/train/<run>/
+    steps: int = Field(200, ge=1)  # optimizer steps
+    batch_size: int = Field(8, ge=1)  # sequences per micro-batch per process
+    grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step
+    seq_len: int | None = Field(None, ge=8)  # default: the preset's
+    lr: float = Field(3e-3, gt=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)  # final lr = lr * min_lr_ratio
+    warmup_steps: int = Field(20, ge=0)
+    schedule: Literal["cosine", "wsd", "constant"] = "cosine"
+    decay_fraction: float = Field(0.2, gt=0, le=1)  # wsd: the last fraction of steps decays linearly
+    weight_decay: float = Field(0.1, ge=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = Field(1.0, ge=0)  # 0: no clipping
+    seed: int = 0
+    log_every: int = Field(10, ge=1)
+    eval_every: int = Field(100, ge=0)  # 0: only at the end
+    eval_batches: int = Field(8, ge=1)
+    ckpt_every: int = Field(100, ge=0)  # 0: only at the end
+    keep_checkpoints: int = Field(2, ge=1)
+    resume: bool = False  # continue from the latest checkpoint of the run, exactly
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    compile: bool = False  # torch.compile the model
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun with more than one process
+    nproc: int = Field(1, ge=1)  # processes per node; > 1: the stage launches torchrun
+    sample_tokens: int = Field(0, ge=0)  # after training, sample this many tokens to sample.txt
 
 
 class Config(Strict):

@@ -113,7 +113,6 @@ class HuggingFaceSource(Strict):
     max_records: int | None = Field(None, ge=1)  # across all ranks (each rank takes its share)
     data_files: str | list[str] | dict[str, Any] | None = None
     source_name: str | None = None  # the `source` column; default "hf:<dataset>"
-    inline_max_bytes: int = Field(16 * 2**20, ge=0)  # media referenced by a local path above this stay a path
 
 
 class AnnasArchiveSource(Strict):
@@ -129,7 +128,7 @@ class AnnasArchiveSource(Strict):
     max_file_size: int | None = Field(None, ge=1)  # bytes
     metadata_only: bool = False  # emit metadata lines without a file as text records of their description
     name: str | None = None
-    part_mb: int = Field(256, ge=1)  # a seekable zstd dump is cut into parts of about this many MB (decompressed)
+    part_mb: float = Field(256, gt=0)  # a seekable zstd dump is cut into parts of about this many MB (decompressed)
     inline_max_bytes: int = Field(16 * 2**20, ge=0)  # larger files travel as path/offset/length
 
 

@@ -15,4 +15,14 @@ def build_source(cfg: LocalSource | HuggingFaceSource | AnnasArchiveSource, erro
         from thresher.pipelines.sources.local import LocalSource as LocalReader
 
         return LocalReader(cfg, name, errors)
-    raise StageNotBuilt(f"the {cfg.type!r} source is not built yet; use a `local` source for now")
+    if isinstance(cfg, HuggingFaceSource):
+        from thresher.pipelines.sources.huggingface import HuggingFaceSource as HFReader
+
+        reader = HFReader(cfg, name, errors)
+        reader.preflight()  # an unreachable hub stops the stage here, with advice, before tasks start
+        return reader
+    if isinstance(cfg, AnnasArchiveSource):
+        from thresher.pipelines.sources.annas_archive import AnnasArchiveSource as AnnasReader
+
+        return AnnasReader(cfg, name, errors)
+    raise StageNotBuilt(f"the {cfg.type!r} source is not built yet")

@@ -1,0 +1,316 @@
+"""`{type: annas_archive, metadata, elasticsearch, files, ...}`: Anna's Archive dumps and downloads.
+
+Two ways to run:
+
+- **Metadata only** (no `files`): the AAC and elasticsearch dumps are streamed line by line, parts
+  dealt to ranks (one part per file, a seekable zstd file cut into frame ranges). Each line is
+  counted, filtered by the config and, with `metadata_only: true`, emitted as a text record of its
+  description; without it, the line is counted as `no_file`.
+- **Join** (`files` given): the downloaded files are the records. Each rank takes its share of the
+  listed files, then streams every metadata part keeping only the lines about its own files (a
+  regex finds the md5/AACID before any JSON is parsed, so the scan runs near decompression speed),
+  so memory grows with a rank's files, never with the dump. The config filters decide on the
+  merged metadata, the file name and the listed size, before the file is read; then the file is
+  hashed (`bad_md5` when the hash disagrees with its name), its size checked (`size_mismatch`), its
+  kind sniffed from its bytes, and one raw record emitted. A file without metadata is kept with the
+  flag `no_metadata`. A line's counts belong to the rank that owns its part (part index % ranks).
+
+Counts (datatrove stats of the step, and the checks in the tests):
+    lines_read = lines_emitted + lines_joined + lines_no_file + lines_skipped + lines_failed
+    files_seen = files_emitted + files_skipped + files_failed
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import zlib
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+import zstandard
+from datatrove.data import Document
+
+from thresher.config import AnnasArchiveSource as AnnasConfig
+from thresher.errors import RecordError
+from thresher.extractors.sniff import HEAD_BYTES, sniff
+from thresher.io import RecordWriter
+from thresher.pipelines.sources.aac import AACID_RE, MD5_RE, Part, iter_lines, parse_aacid, plan_parts
+from thresher.pipelines.sources.annas_files import DATA_FOLDER_PREFIX, FileItem, hash_range, list_items, read_bytes
+from thresher.pipelines.sources.annas_meta import BookMeta, filter_reason, from_aac, from_es, merge
+from thresher.pipelines.sources.base import Source
+from thresher.records import Kind, make_id, new_document, new_media
+
+STREAM_ERRORS = (zstandard.ZstdError, gzip.BadGzipFile, zlib.error, EOFError)
+EXTRA_KEYS = ("extension", "content_type", "publisher", "languages", "lang_codes", "aacid", "collection",
+              "primary_id", "filename", "es_id", "filesize")
+
+
+def _expand(patterns: list[str]) -> list[str]:
+    out: list[str] = []
+    for p in patterns:
+        hits = sorted(glob.glob(p, recursive=True))
+        out.extend(hits if hits else ([p] if Path(p).exists() else []))
+    return list(dict.fromkeys(out))
+
+
+class AnnasArchiveSource(Source):
+    def __init__(self, cfg: AnnasConfig, name: str, errors: RecordWriter | None = None):
+        super().__init__(name, errors)
+        self.cfg = cfg
+
+    # ------------------------------------------------------------ parts
+
+    def items(self) -> list[Part]:
+        """The metadata parts: AAC `*_files` collections first (they name the md5 of AAC data
+        files, which the other lines are then matched against), then other AAC files, then
+        elasticsearch dumps."""
+        part_bytes = int(self.cfg.part_mb * 2**20)
+        aac = _expand(self.cfg.metadata)
+        files_first = sorted(aac, key=lambda p: (0 if "_files__" in Path(p).name else 1, p))
+        parts = [pt for p in files_first for pt in plan_parts(p, part_bytes)]
+        return parts + [pt for p in _expand(self.cfg.elasticsearch) for pt in plan_parts(p, part_bytes)]
+
+    def _is_es(self, part: Part) -> bool:
+        return part.path in set(_expand(self.cfg.elasticsearch))
+
+    def missing_inputs(self) -> list[str]:
+        return [p for p in self.cfg.metadata + self.cfg.elasticsearch + self.cfg.files
+                if not glob.glob(p, recursive=True) and not Path(p).exists()]
+
+    # ------------------------------------------------------------ one line
+
+    def _parse(self, line: bytes, es: bool, uri: str) -> BookMeta | None:
+        """A line -> BookMeta, or None after recording why it failed."""
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            self._line_failed(uri, "bad_json", f"{e}; line starts {line[:80]!r}")
+            return None
+        try:
+            return from_es(obj) if es else from_aac(obj)
+        except RecordError as e:
+            self._line_failed(uri, e.reason, e.detail)
+            return None
+
+    def _line_failed(self, uri: str, reason: str, detail: str) -> None:
+        self.stat_update("lines_failed")
+        self.fail(uri, reason, detail, kind=Kind.TEXT)
+
+    def _metadata_record(self, meta: BookMeta, uri: str) -> Document | None:
+        text = meta.get("description")
+        if not text:
+            return None
+        return new_document(id=make_id(self.source, uri, text), kind=Kind.TEXT, source=self.source, uri=uri, text=text,
+                            mime="text/plain", flags=["metadata_only"], **_columns(meta))
+
+    def _finish_line(self, meta: BookMeta, uri: str, has_file: bool) -> Iterator[Document]:
+        """Count one parsed line (owner rank only) and emit it in metadata_only mode."""
+        reason = filter_reason(self.cfg, meta)
+        if reason:
+            self.stat_update("lines_skipped", f"lines_skipped:{reason}")
+        elif has_file:
+            self.stat_update("lines_joined")
+        elif self.cfg.metadata_only:
+            doc = self._metadata_record(meta, uri)
+            if doc is None:
+                self.stat_update("lines_skipped", "lines_skipped:no_description")
+            else:
+                self.stat_update("lines_emitted")
+                yield doc
+        else:
+            self.stat_update("lines_no_file")
+
+    def _part_lines(self, part: Part) -> Iterator[tuple[str, bytes]]:
+        """(uri, line) of a part; a damaged stream is one error row, the lines before it stand."""
+        try:
+            for i, line in enumerate(iter_lines(part)):
+                yield f"{part}#{i}", line
+        except STREAM_ERRORS as e:
+            reason = "corrupt_zstd" if part.path.endswith(".zst") else "corrupt_stream"
+            self.fail(str(part), reason, f"{type(e).__name__}: {e}")
+        except OSError as e:
+            self.fail(str(part), "unreadable", f"{type(e).__name__}: {e}")
+
+    # ------------------------------------------------------------ metadata only
+
+    def read(self, part: Part) -> Iterable[Document]:
+        es = self._is_es(part)
+        for uri, line in self._part_lines(part):
+            self.stat_update("lines_read")
+            meta = self._parse(line, es, uri)
+            if meta is not None:
+                yield from self._finish_line(meta, _line_uri(meta, uri), has_file=False)
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+        if data:
+            yield from data
+        missing = self.missing_inputs()
+        if missing:
+            self._rank = rank
+            if rank == 0:
+                for p in missing:
+                    self.fail(p, "missing_path", "no file matches this path or glob; check the annas_archive paths")
+        if not self.cfg.files:
+            yield from super().run(None, rank, world_size)
+            return
+        self._rank = rank
+        yield from self._join(rank, world_size)
+
+    # ------------------------------------------------------------ join
+
+    def _join(self, rank: int, world_size: int) -> Iterator[Document]:
+        items, folders, broken = list_items(_expand(self.cfg.files))
+        for path, detail in broken[rank::world_size]:
+            self.fail(path, "corrupt_archive", detail)
+        mine = items[rank::world_size]
+        all_keys = {it.key for it in items if it.key}
+        want = {it.key for it in mine if it.key}  # md5s and AACIDs of this rank's files
+        want_ids: set[tuple[str, str]] = set()  # (collection base, primary id) of its AAC files
+        found: dict[str, list[BookMeta]] = {}  # md5 / aacid / base:id -> metadata lines
+        for index, part in enumerate(self.items()):
+            owner = index % world_size == rank
+            yield from self._scan(part, owner, want, want_ids, found, all_keys, folders)
+        for item in mine:
+            yield from self._emit_file(item, found)
+
+    def _scan(self, part: Part, owner: bool, want: set[str], want_ids: set[tuple[str, str]],
+              found: dict[str, list[BookMeta]], all_keys: set[str], folders: set[str]) -> Iterator[Document]:
+        es = self._is_es(part)
+        for uri, line in self._part_lines(part):
+            if not owner and not _may_match(line, want, want_ids):
+                continue
+            if owner:
+                self.stat_update("lines_read")
+            meta = self._parse(line, es, uri) if owner else _quiet_parse(line, es)
+            if meta is None:
+                continue
+            aacid, md5 = meta.get("aacid"), meta.get("md5")
+            if aacid in want:  # a *_files line about one of this rank's AAC data files
+                found.setdefault(aacid, []).append(meta)
+                if md5:
+                    want.add(md5)
+                if meta.get("primary_id"):
+                    want_ids.add((meta["base"], meta["primary_id"]))
+            if md5 in want:
+                found.setdefault(md5, []).append(meta)
+            key = (meta.get("base"), meta.get("primary_id"))
+            if key in want_ids and aacid not in want:
+                found.setdefault(f"{key[0]}:{key[1]}", []).append(meta)
+            if owner:
+                folder = meta.get("data_folder")
+                has_file = md5 in all_keys or aacid in all_keys
+                if folder and folder in folders and aacid not in all_keys:
+                    self._line_failed(_line_uri(meta, uri), "missing_file",
+                                      f"{folder}/{aacid} is named by this line but is not in the data folder")
+                    continue
+                yield from self._finish_line(meta, _line_uri(meta, uri), has_file)
+
+    def _meta_for(self, item: FileItem, found: dict[str, list[BookMeta]]) -> BookMeta:
+        lines = list(found.get(item.key or "", []))
+        if item.key_type == "aacid":
+            for m in list(lines):
+                if m.get("md5"):
+                    lines += found.get(m["md5"], [])
+                if m.get("primary_id"):
+                    lines += found.get(f"{m['base']}:{m['primary_id']}", [])
+        # elasticsearch's merged `*_best` fields first, then records, then files collections
+        lines.sort(key=lambda m: 0 if "es_id" in m else 2 if str(m.get("collection", "")).endswith("_files") else 1)
+        return merge(lines)
+
+    def _emit_file(self, item: FileItem, found: dict[str, list[BookMeta]]) -> Iterator[Document]:
+        self.stat_update("files_seen")
+        if item.bad:
+            self._file_failed(item, item.bad, f"archive member {item.member!r} would land outside its folder")
+            return
+        meta = self._meta_for(item, found) if item.key else {}
+        reason = filter_reason(self.cfg, meta, size=item.size, name=item.name)
+        if reason:
+            self.stat_update("files_skipped", f"files_skipped:{reason}")
+            return
+        expected = meta.get("filesize")
+        if expected is not None and expected != item.size:
+            self._file_failed(item, "size_mismatch", f"metadata says {expected} bytes, the file has {item.size}")
+            return
+        try:
+            doc = self._file_record(item, meta)
+        except (OSError, EOFError) as e:
+            self._file_failed(item, "unreadable", f"{type(e).__name__}: {e}")
+            return
+        except RecordError as e:
+            self._file_failed(item, e.reason, e.detail)
+            return
+        self.stat_update("files_emitted")
+        yield doc
+
+    def _file_failed(self, item: FileItem, reason: str, detail: str) -> None:
+        self.stat_update("files_failed")
+        self.fail(item.uri, reason, detail, size_bytes=item.size)
+
+    def _file_record(self, item: FileItem, meta: BookMeta) -> Document:
+        import hashlib
+
+        inline = item.size <= self.cfg.inline_max_bytes or item.offset is None and item.member is not None
+        if inline:
+            data = read_bytes(item)
+            if len(data) != item.size:
+                raise RecordError("size_mismatch", f"listed as {item.size} bytes, read {len(data)}")
+            head, digest = data[:HEAD_BYTES], hashlib.md5(data).hexdigest()
+        else:
+            data = None
+            head, digest = hash_range(item.path, item.offset or 0, item.size)
+        expected = item.key if item.key_type == "md5" else meta.get("md5")
+        if expected and digest != expected:
+            raise RecordError("bad_md5", f"content hashes to {digest}, the name/metadata says {expected}")
+        sniffed = sniff(head, item.name)
+        media = new_media(sniffed.kind, data=data, path=None if inline else item.path, mime=sniffed.mime,
+                          offset=None if inline else (item.offset or 0), length=None if inline else item.size)
+        cols = _columns(meta)
+        cols["md5"] = digest
+        flags = [] if meta else ["no_metadata"]
+        return new_document(id=make_id(self.source, item.uri, digest), kind=sniffed.kind, source=self.source,
+                            uri=item.uri, media=[media], mime=sniffed.mime, size_bytes=item.size,
+                            flags=flags or None, **cols)
+
+
+def _columns(meta: BookMeta) -> dict[str, Any]:
+    """BookMeta -> flat columns and `extra` of a record."""
+    extra = {k: meta[k] for k in EXTRA_KEYS if k in meta}
+    if meta.get("description"):
+        extra["description"] = meta["description"][:4000]
+    codes = meta.get("lang_codes") or []
+    return {"title": meta.get("title"), "author": meta.get("author"), "year": meta.get("year"),
+            "md5": meta.get("md5"), "lang": codes[0] if codes else None, "extra": extra or None}
+
+
+def _line_uri(meta: BookMeta, fallback: str) -> str:
+    if meta.get("aacid"):
+        return f"aa:{meta['aacid']}"
+    if meta.get("es_id"):
+        return f"aa:es:{meta['es_id']}"
+    return fallback
+
+
+def _may_match(line: bytes, want: set[str], want_ids: set[tuple[str, str]]) -> bool:
+    """Could this raw line be about one of the wanted files? (regex on bytes, no JSON parse)"""
+    m = AACID_RE.search(line)
+    if m:
+        aacid = m.group(1).decode("utf-8", "replace")
+        if aacid in want:
+            return True
+        parsed = parse_aacid(aacid)
+        if parsed and want_ids and (parsed.base, parsed.primary_id) in want_ids:
+            return True
+    for m in MD5_RE.finditer(line):
+        if (m.group(1) or m.group(2)).decode() in want:
+            return True
+    return False
+
+
+def _quiet_parse(line: bytes, es: bool) -> BookMeta | None:
+    """Parse a line another rank counts (its errors are recorded there)."""
+    try:
+        return from_es(orjson.loads(line)) if es else from_aac(orjson.loads(line))
+    except (orjson.JSONDecodeError, RecordError):
+        return None

@@ -1,0 +1,160 @@
+"""One Anna's Archive metadata line (AAC or elasticsearch) -> a flat `BookMeta` dict, merging, and
+the config filters that decide before any file is read.
+
+`BookMeta` keys (all optional): md5, title, author, publisher, year (int), extension, filesize
+(bytes), languages (names as written), lang_codes (ISO codes), content_type, description, filename,
+aacid, collection, base, primary_id, data_folder, es_id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from thresher.config import AnnasArchiveSource
+from thresher.errors import RecordError
+from thresher.pipelines.sources.aac import language_code, parse_aacid, valid_md5
+
+BookMeta = dict[str, Any]
+YEAR_RE = re.compile(r"\b(\d{4})\b")
+DESCRIPTION_MAX = 4000  # chars of a description kept in `extra`
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str) and v.strip()), None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _year(value: Any) -> int | None:
+    m = YEAR_RE.search(str(value)) if value not in (None, "") else None
+    return int(m.group(1)) if m else None
+
+
+def _md5(*candidates: Any) -> str | None:
+    """The first md5 given; RecordError(bad_md5) when it is not 32 lowercase hex digits."""
+    for value in candidates:
+        if value in (None, ""):
+            continue
+        if valid_md5(value) is None:
+            raise RecordError("bad_md5", f"md5 {str(value)[:80]!r} is not 32 lowercase hex digits")
+        return value
+    return None
+
+
+def _languages(value: Any) -> tuple[list[str], list[str]]:
+    """'english, French' or ['en', 'fr'] -> (names, codes)."""
+    items = value if isinstance(value, list) else re.split(r"[,;/]", value) if isinstance(value, str) else []
+    names = [v.strip() for v in items if isinstance(v, str) and v.strip()]
+    codes = [c for c in (language_code(n) for n in names) if c]
+    return names, list(dict.fromkeys(codes))
+
+
+def _clean(meta: BookMeta) -> BookMeta:
+    return {k: v for k, v in meta.items() if v not in (None, "", [])}
+
+
+def from_aac(obj: Any) -> BookMeta:
+    """An AAC line: `{"aacid": ..., "metadata": {...}, "data_folder": ...}`."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("aacid"), str):
+        raise RecordError("bad_record", "an AAC line is a JSON object with an `aacid` string")
+    aacid = parse_aacid(obj["aacid"])
+    if aacid is None:
+        raise RecordError("bad_aacid", f"{obj['aacid'][:120]!r} is not aacid__<collection>__<timestamp>[__<id>]__<uuid>")
+    md = obj.get("metadata")
+    if not isinstance(md, dict):
+        raise RecordError("bad_record", f"{obj['aacid']}: `metadata` is {type(md).__name__}, not an object")
+    names, codes = _languages(md.get("language") or md.get("languages"))
+    filename = _text(md.get("filename") or md.get("original_filename"))
+    ext = _text(md.get("extension") or md.get("file_type"))
+    if ext is None and filename and "." in filename:
+        ext = os.path.splitext(filename)[1][1:]
+    return _clean({
+        "md5": _md5(md.get("md5"), md.get("md5_reported")),
+        "title": _text(md.get("title")), "author": _text(md.get("author")),
+        "publisher": _text(md.get("publisher")), "year": _year(md.get("year")),
+        "extension": ext.lower() if ext else None,
+        "filesize": _int(md.get("filesize") if md.get("filesize") is not None else md.get("filesize_reported")),
+        "languages": names, "lang_codes": codes, "description": _text(md.get("description")),
+        "filename": filename, "aacid": obj["aacid"], "collection": aacid.collection, "base": aacid.base,
+        "primary_id": str(md.get("zlibrary_id") or aacid.primary_id or "") or None,
+        "data_folder": _text(obj.get("data_folder")),
+    })
+
+
+def from_es(obj: Any) -> BookMeta:
+    """An elasticsearch line of the `aarecords*` indices: `{"_id": "md5:<hex>", "_source": {...}}`."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("_id"), str):
+        raise RecordError("bad_record", "an elasticsearch line is a JSON object with an `_id` string")
+    src = obj.get("_source") or {}
+    fud = src.get("file_unified_data") if isinstance(src, dict) else None
+    if not isinstance(fud, dict):
+        raise RecordError("bad_record", f"{obj['_id']}: no `_source.file_unified_data` object")
+    es_id = obj["_id"]
+    md5 = _md5(es_id[4:]) if es_id.startswith("md5:") else None
+    codes = [c for c in (fud.get("most_likely_language_codes") or []) + (fud.get("language_codes") or []) if isinstance(c, str)]
+    ext = _text(fud.get("extension_best"))
+    return _clean({
+        "md5": md5, "es_id": es_id, "title": _text(fud.get("title_best")), "author": _text(fud.get("author_best")),
+        "publisher": _text(fud.get("publisher_best")), "year": _year(fud.get("year_best")),
+        "extension": ext.lower() if ext else None, "filesize": _int(fud.get("filesize_best")),
+        "lang_codes": list(dict.fromkeys(c.lower() for c in codes)),
+        "content_type": _text(fud.get("content_type") or fud.get("content_type_best")),
+        "description": _text(fud.get("stripped_description_best")),
+        "filename": _text(fud.get("original_filename_best")),
+    })
+
+
+def merge(metas: list[BookMeta]) -> BookMeta:
+    """Several lines about one file -> one BookMeta; earlier lines win (callers put elasticsearch's
+    `*_best` fields first), language lists are united."""
+    out: BookMeta = {}
+    for meta in metas:
+        for key, value in meta.items():
+            if key in ("languages", "lang_codes"):
+                out[key] = list(dict.fromkeys(out.get(key, []) + value))
+            else:
+                out.setdefault(key, value)
+    return out
+
+
+def filter_reason(cfg: AnnasArchiveSource, meta: BookMeta, *, size: int | None = None, name: str = "") -> str | None:
+    """Why the config's filters drop this item (None: keep). Uses metadata, the file name and the
+    size from a directory listing only, so it runs before any file is read. An item whose metadata
+    cannot answer a filter (no language known, say) is dropped as `<filter>_unknown`."""
+    size = size if size is not None else meta.get("filesize")
+    if cfg.max_file_size is not None and size is not None and size > cfg.max_file_size:
+        return "too_large"
+    if cfg.extensions:
+        ext = meta.get("extension") or (os.path.splitext(name)[1][1:].lower() or None)
+        if ext is None:
+            return "extension_unknown"
+        if ext not in {e.lower().lstrip(".") for e in cfg.extensions}:
+            return "extension"
+    if cfg.languages:
+        codes = meta.get("lang_codes") or []
+        if not codes:
+            return "language_unknown"
+        wanted = {language_code(v) or v.lower() for v in cfg.languages}
+        if not wanted.intersection(codes):
+            return "language"
+    if cfg.content_types:
+        ct = meta.get("content_type")
+        if ct is None:
+            return "content_type_unknown"
+        if ct not in cfg.content_types:
+            return "content_type"
+    return None

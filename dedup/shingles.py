@@ -1,0 +1,148 @@
+"""Word n-gram shingles of many texts at once, hashed to 64 bits without a Python loop per word.
+
+The shingles are exactly those of the reference definition below (`reference_shingles`): word
+n-grams of `normalize_for_shingles(text).split()`. The vectorised path gets there on the UTF-8
+bytes of a whole batch:
+
+    bytes (n_bytes,) -> non-space bytes -> word starts -> word hashes (n_words,) uint64
+    -> n-gram hashes (n_shingles,) uint64, with offsets (n_docs + 1,) into them
+
+Written by hand because no library hashes word n-grams of a batch of strings in numpy; a word hash
+is tabulation hashing (XOR of a random 64-bit value per byte, rotated by the byte's position in the
+word), which needs one table lookup per byte and one `xor.reduceat` per batch.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+# The ASCII bytes `str.split()` treats as whitespace (\t \n \v \f \r, \x1c-\x1f, space).
+_WS = np.zeros(256, dtype=bool)
+_WS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_NOT_WS = ~_WS
+# Non-ASCII whitespace that NFKC does not turn into a space; mapped to " " before encoding.
+_UNICODE_WS = re.compile("[\x85\u1680\u2028\u2029]")
+
+_M64 = (1 << 64) - 1
+
+
+def _rotated_table(seed: int) -> np.ndarray:
+    """(64 * 256,) uint64: entry [r * 256 + byte] = rotl(T[byte], r) for a random table T."""
+    t = np.random.default_rng(seed).integers(0, 2**64, size=256, dtype=np.uint64, endpoint=False)
+    out = np.empty((64, 256), dtype=np.uint64)
+    for r in range(64):
+        out[r] = (t << np.uint64(r)) | (t >> np.uint64((64 - r) % 64)) if r else t
+    out[:, _WS] = 0  # spaces add nothing to a word's hash
+    return out.ravel()
+
+
+_TABLE = _rotated_table(0x7E5E)
+# Odd multipliers that combine n word hashes into one n-gram hash (one per position).
+_GRAM_MUL = np.random.default_rng(0x9E37).integers(1, 2**63, size=32, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def normalize_for_shingles(text: str) -> str:
+    """NFKC, lower case, and every Unicode space as a space: 'Ａ\u2028B' -> 'a b'."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return text if text.isascii() else _UNICODE_WS.sub(" ", text)
+
+
+def reference_shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    """The shingle set the fast path hashes: word n-grams; a text of fewer than n words is one
+    shingle of all its words; an empty text has none. 'a b c' (n=2) -> {('a','b'), ('b','c')}."""
+    words = normalize_for_shingles(text).split()
+    if not words:
+        return set()
+    return {tuple(words[i:i + n]) for i in range(max(len(words) - n + 1, 1))}
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place on a uint64 array (and returned): spreads every input bit."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def word_hashes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Hash every whitespace-separated word of `data` (UTF-8).
+
+    Returns (hashes (n_words,) uint64, word start byte offsets (n_words,) int64). Equal words get
+    equal hashes wherever they stand.
+    """
+    b = np.frombuffer(data, dtype=np.uint8)
+    if b.size == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    word = _NOT_WS[b]  # (n_bytes,) bool
+    starts = np.empty(b.size, dtype=bool)  # a word starts at a non-space byte after a space
+    starts[0] = word[0]
+    np.greater(word[1:], word[:-1], out=starts[1:])
+    wstart = np.flatnonzero(starts)  # (n_words,)
+    if wstart.size == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    # table index = (byte position mod 64) * 256 + byte; spaces index a zero row, so a word's
+    # segment may run on over the spaces after it. Each word's XOR is rotated back by its start
+    # below, so only the position inside the word counts.
+    idx = _positions(b.size)
+    idx |= b
+    h = np.bitwise_xor.reduceat(_TABLE.take(idx), wstart)
+    r = (wstart & 63).astype(np.uint64)
+    h = (h >> r) | (h << ((np.uint64(64) - r) & np.uint64(63)))
+    return mix64(h), wstart
+
+
+def _positions(n: int) -> np.ndarray:
+    """(n,) int32: (i mod 64) * 256, a fresh copy (the caller ORs bytes into it)."""
+    global _POS
+    if _POS.size < n:
+        _POS = (np.arange(max(n, 2 * _POS.size), dtype=np.int32) & 63) << 8
+    return _POS[:n].copy()
+
+
+_POS = np.zeros(0, np.int32)
+
+
+def shingle_hashes(texts: list[str], n: int = 5, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of the word n-gram shingles of each text (see `reference_shingles`).
+
+    Returns (hashes (n_shingles,) uint64, offsets (len(texts) + 1,) int64): text i owns
+    hashes[offsets[i]:offsets[i+1]]; an empty text owns none. Repeated shingles inside a text are
+    repeated here; MinHash does not care.
+    """
+    if not normalized:
+        texts = [normalize_for_shingles(t) for t in texts]
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    n_docs = len(encoded)
+    doc_start = np.zeros(n_docs + 1, dtype=np.int64)  # byte offset of each text in the batch
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n_docs) + 1, out=doc_start[1:])
+    w, wpos = word_hashes(b"\n".join(encoded))
+    first_word = np.searchsorted(wpos, doc_start)  # (n_docs + 1,) first word of each text
+    nwords = np.diff(first_word)
+    nlong = np.maximum(nwords - n + 1, 0)  # full n-grams per text
+    short = np.flatnonzero((nwords > 0) & (nwords < n))  # texts of 1..n-1 words: one shingle each
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(nlong + np.isin(np.arange(n_docs), short), out=offsets[1:])
+    # n-gram g of the batch covers words g..g+n-1: a sum of n shifted slices, no gather. Those
+    # that run over the end of their text (its last n-1 starts) are dropped.
+    n_grams = max(w.size - n + 1, 0)
+    h = np.zeros(n_grams, dtype=np.uint64)
+    for j in range(n):
+        h += w[j:j + n_grams] * _GRAM_MUL[j]
+    bad = np.zeros(n_grams, dtype=bool)
+    ends = first_word[1:]
+    for j in range(1, n):
+        at = ends - j
+        bad[at[(at >= 0) & (at < n_grams)]] = True
+    h = h[~bad]
+    if short.size:  # a short text's one shingle: its words, then "no word" (hash 0) up to n
+        hs = np.zeros(short.size, dtype=np.uint64)
+        for j in range(n - 1):
+            has = nwords[short] > j
+            hs[has] += w[first_word[short[has]] + j] * _GRAM_MUL[j]
+        h = np.insert(h, np.cumsum(nlong)[short] - nlong[short], hs)
+    return mix64(h), offsets

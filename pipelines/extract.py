@@ -1,23 +1,23 @@
 """The extract stage: raw records from `pull/` -> clean records of the schema in `extract/`.
 
-The kind is sniffed again from the bytes (the pull only looked at the head), the extractor for that
-kind fills the record, and anything it cannot use goes to `extract/_errors/` with a reason. Counts
-add up: rows in pull = rows in extract + rows in extract/_errors (an extractor that splits one item
-into several records, such as an archive, says so in `parent_id`).
+Each record goes to an extraction worker (thresher.extractors.isolate: a subprocess per rank under
+`time_limit_s` and `memory_limit_mb`, replaced when a hostile file kills it), which sniffs the kind
+from the bytes, runs that kind's extractor and sends the records back. Anything it cannot use goes
+to `extract/_errors/` with a reason. Counts add up: rows in pull = rows in extract + rows in
+extract/_errors, not counting records that name a `parent_id` (archive members and the segments of
+a long recording, which add rows of their own).
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
 
 from thresher.config import Config, ExtractConfig
-from thresher.errors import RecordError
-from thresher.extractors.sniff import sniff
 from thresher.io import RecordReader, RecordWriter
 from thresher.pipelines.engine import StagePlan
-from thresher.records import Kind, media_bytes
+from thresher.records import Kind
 from thresher.steps import RecordStep
 
 
@@ -28,33 +28,43 @@ class Extract(RecordStep):
     def __init__(self, cfg: ExtractConfig, errors_folder):
         super().__init__(errors_folder)
         self.cfg = cfg
-        self._extractors = None
+        self._runner = None
+        self._text = None
+        self._rank = 0
 
     @property
-    def extractors(self):
-        if self._extractors is None:  # built in the worker, not pickled from the parent
-            from thresher.extractors import registry
+    def runner(self):
+        if self._runner is None:  # built in the rank's process, not pickled from the parent
+            from thresher.extractors.isolate import InProcess, Isolated
 
-            self._extractors = registry(html_main_text=self.cfg.html_main_text, min_chars=self.cfg.min_chars,
-                                        max_text_bytes=self.cfg.max_text_bytes)
-        return self._extractors
+            self._runner = Isolated(self.cfg) if self.cfg.isolate else InProcess(self.cfg)
+        return self._runner
 
-    def process(self, doc: Document) -> Document | Iterable[Document]:
-        if not doc.media:  # a table row: the text is already there
-            return self.extractors[Kind.TEXT].finish(doc, doc.text, mime=doc.metadata.get("mime") or "text/plain")
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        self._rank = rank
         try:
-            data = media_bytes(doc.media[0])
-        except OSError as e:
-            raise RecordError("unreadable", f"{type(e).__name__}: {e}") from None
-        if not data:
-            raise RecordError("empty", "zero-length file")
-        found = sniff(data, doc.metadata.get("uri") or "")
-        doc.metadata.update(kind=str(found.kind), mime=found.mime)
-        extractor = self.extractors.get(found.kind)
-        if extractor is None:
-            raise RecordError("no_extractor", f"no extractor for kind {found.kind} ({found.mime}) is built yet")
-        self.stat_update(f"kind:{found.kind}")
-        return extractor.extract(doc, data, found.mime)
+            yield from super().run(data, rank, world_size)
+        finally:
+            if self._runner is not None:
+                self._runner.close()
+                self._runner = None
+
+    def process(self, doc: Document) -> Iterable[Document]:
+        if not doc.media:  # a table row: the text is already there, no parser to guard against
+            if self._text is None:
+                from thresher.extractors.text import TextExtractor
+
+                c = self.cfg
+                self._text = TextExtractor(html_main_text=c.html_main_text, min_chars=c.min_chars, max_text_bytes=c.max_text_bytes)
+            return [self._text.finish(doc, doc.text, mime=doc.metadata.get("mime") or "text/plain")]
+        kept = []
+        for out in self.runner.extract(doc):
+            if out.metadata.get("reason"):  # a failed archive member: an error row of its own
+                self.fail(out, out.metadata["reason"], out.metadata.get("detail") or "", self._rank)
+                continue
+            self.stat_update(f"kind:{out.metadata.get('kind') or Kind.BLOB}")
+            kept.append(out)
+        return kept
 
 
 def plan(cfg: Config) -> StagePlan:

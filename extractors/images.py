@@ -1,0 +1,94 @@
+"""Pillow helpers shared by the image, GIF, PDF and EPUB extractors: open under a pixel limit,
+turn upright, flatten to RGB, downscale, and encode without metadata.
+
+Why one place: every image that reaches the tokenizer (a photo, a GIF frame, a figure inside a PDF
+or an EPUB) should look the same — RGB, longer side <= max_side, PNG or WebP, no EXIF/ICC — so
+the tokenizer has one decoder path and no file carries its camera's GPS position along.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+from PIL import Image, ImageOps
+
+from thresher.errors import RecordError
+
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Open (header only) and refuse decompression bombs by the declared size.
+
+    Raises RecordError: `too_large` above max_pixels, `corrupt` when pillow cannot identify it.
+    """
+    # pillow's own guard raises only above 2x its limit; ours is exact, so lift pillow's out of the way
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:
+        raise RecordError("too_large", str(e)) from None
+    except (OSError, SyntaxError, ValueError, TypeError) as e:  # UnidentifiedImageError is an OSError
+        raise RecordError("corrupt", f"pillow cannot open it: {e}") from None
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise RecordError("corrupt", f"declared size {w}x{h}")
+    if w * h > max_pixels:
+        raise RecordError("too_large", f"{w}x{h} = {w * h} pixels > max_image_pixels={max_pixels} (a decompression bomb?)")
+    return im
+
+
+def load(im: Image.Image, max_side: int) -> Image.Image:
+    """Decode the pixels; a truncated or damaged file is `corrupt`. JPEGs decode at a reduced
+    scale (`draft`) when far above max_side, which is several times faster than full decode + resize."""
+    if im.format == "JPEG" and max(im.size) > 2 * max_side:
+        im.draft("RGB", (max_side, max_side))
+    try:
+        im.load()
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
+        raise RecordError("corrupt", f"pixels do not decode: {e}") from None
+    return im
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """RGB; transparent pixels become white rather than whatever colour they hid."""
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in _ALPHA_MODES:
+        im = im.convert("RGBA")
+        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, im).convert("RGB")
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def shrink(im: Image.Image, max_side: int) -> Image.Image:
+    """Downscale so that the longer side is at most max_side (aspect kept); never upscale."""
+    w, h = im.size
+    if max(w, h) <= max_side:
+        return im
+    scale = max_side / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def encode(im: Image.Image, fmt: str) -> tuple[bytes, str]:
+    """(bytes, mime). PNG at compress_level 1: lossless and about 4x faster to write than the default,
+    for files ~20% larger; WebP lossless is smaller and slower. Nothing but pixels is written."""
+    buf = io.BytesIO()
+    if fmt == "webp":
+        im.save(buf, format="WEBP", lossless=True, method=0)
+        return buf.getvalue(), "image/webp"
+    im.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue(), "image/png"
+
+
+def normalize(im: Image.Image, *, max_side: int, fmt: str) -> tuple[bytes, str, int, int]:
+    """Decoded image -> (bytes, mime, width, height) upright, RGB, shrunk, re-encoded."""
+    im = ImageOps.exif_transpose(im) if im.getexif() else im
+    im = shrink(to_rgb(im), max_side)
+    data, mime = encode(im, fmt)
+    return data, mime, im.width, im.height

@@ -1,0 +1,87 @@
+"""MIDI -> facts (tracks, tempo map, notes, programs, drums, duration) and a normalised event list
+for the tokenizer (mido).
+
+The tokenizer reads `extra["events"]`: one list per event, time-ordered, times absolute in seconds
+(tempo map applied, tracks merged):
+
+    [t_s, "on",   channel, pitch, velocity]   # velocity 1..127
+    [t_s, "off",  channel, pitch, 0]          # note_off, or note_on with velocity 0
+    [t_s, "prog", channel, program, 0]        # program change; channel 9 is drums (GM)
+
+`media[0]` holds the file re-saved by mido (data bytes clipped to 0..127), so it decodes anywhere.
+"""
+
+from __future__ import annotations
+
+import io
+
+from datatrove.data import Document
+
+from thresher.config import ExtractConfig
+from thresher.errors import RecordError
+from thresher.extractors.base import Extractor
+from thresher.extractors.image import carried_caption
+from thresher.records import Kind, new_media
+
+DRUM_CHANNEL = 9  # General MIDI channel 10, zero-based
+MAX_EVENTS = 2_000_000  # a hostile file could declare far more; refuse past this
+
+
+def events_of(mid) -> tuple[list[list], list[list], float]:
+    """(events, tempo map [[t_s, bpm]], duration_s) from a parsed MidiFile."""
+    import mido
+
+    events, tempos, t = [], [], 0.0
+    for msg in mid:  # mido applies the tempo map: msg.time is the delta in seconds
+        t += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            events.append([round(t, 4), "on", msg.channel, msg.note, msg.velocity])
+        elif msg.type == "note_off" or msg.type == "note_on":
+            events.append([round(t, 4), "off", msg.channel, msg.note, 0])
+        elif msg.type == "program_change":
+            events.append([round(t, 4), "prog", msg.channel, msg.program, 0])
+        elif msg.type == "set_tempo":
+            tempos.append([round(t, 4), round(mido.tempo2bpm(msg.tempo), 3)])
+        if len(events) > MAX_EVENTS:
+            raise RecordError("too_large", f"more than {MAX_EVENTS} note events")
+    return events, tempos, t
+
+
+class MidiExtractor(Extractor):
+    kinds = (Kind.MIDI,)
+
+    def __init__(self, cfg: ExtractConfig):
+        self.cfg = cfg
+
+    def extract(self, doc: Document, data: bytes, mime: str) -> Document:
+        import mido
+
+        try:
+            mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
+        except EOFError as e:
+            raise RecordError("corrupt", f"truncated MIDI file: {e or 'unexpected end of data'}") from None
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+            raise RecordError("corrupt", f"mido cannot parse it: {type(e).__name__}: {e}") from None
+        flags = doc.metadata.get("flags") or []
+        if mid.type == 2:  # independent sequences: played one after the other is the closest reading
+            mid.type = 1
+            flags.append("midi_type2")
+        try:
+            events, tempos, duration = events_of(mid)
+        except (ValueError, KeyError, TypeError) as e:
+            raise RecordError("corrupt", f"MIDI events do not decode: {e}") from None
+        notes = [e for e in events if e[1] == "on"]
+        if not notes:
+            raise RecordError("empty", f"no notes in {len(mid.tracks)} tracks")
+        buf = io.BytesIO()
+        mid.save(file=buf)
+        programs = sorted({(e[2], e[3]) for e in events if e[1] == "prog"})
+        doc.text = ""
+        doc.media = [new_media(Kind.MIDI, data=buf.getvalue(), mime="audio/midi", duration_s=duration, **carried_caption(doc))]
+        doc.metadata.update(kind=str(Kind.MIDI), mime=mime, duration_s=round(duration, 4), flags=flags or None)
+        extra = doc.metadata.setdefault("extra", {})
+        extra.update(midi_type=mid.type, n_tracks=len(mid.tracks), ticks_per_beat=mid.ticks_per_beat,
+                     tempo_map=tempos or [[0.0, 120.0]], n_notes=len(notes), programs=[list(p) for p in programs],
+                     has_drums=any(e[2] == DRUM_CHANNEL for e in notes), pitch_range=[min(e[3] for e in notes), max(e[3] for e in notes)],
+                     events=events)
+        return doc

@@ -1,0 +1,122 @@
+"""datatrove's text quality filters (Gopher quality, Gopher repetition, C4, FineWeb), as thresher
+filters: same rules, thresholds from a preset, multilingual words, and tagged rejects.
+
+They judge natural-language text only: records of kind `text` that are not source code. PDF and
+EPUB text (hard-wrapped lines, running heads) is judged by the document rules in `media.py`; source
+code, whose lines are short, symbol-heavy and repetitive by nature, only meets the encoding rules
+in `garbage.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.c4_filters import C4QualityFilter
+from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
+from datatrove.pipeline.filters.gopher_quality_filter import STOP_WORDS as GOPHER_EN_STOP_WORDS
+from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
+from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from thresher.filters.base import ThresherFilter
+from thresher.filters.words import ALL_STOP_WORDS, UnicodeWordTokenizer
+from thresher.records import Kind
+
+CODE_EXTENSIONS = frozenset(
+    "py pyi js mjs cjs ts tsx jsx java c h cc cpp hpp cxx cs go rs rb php swift kt kts scala m mm r jl lua pl pm "
+    "sh bash zsh ps1 sql hs ml fs clj ex exs erl dart vue svelte css scss less json yaml yml toml ini xml "
+    "gradle cmake makefile dockerfile proto tex".split()
+)
+# A line that only source code writes: a keyword at its start, or a bracket/semicolon at its end.
+_CODE_LINE = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import |function |const |let |var |return\b|if \(|for \(|while \(|"
+    r"#include|package |public |private |fn |func |struct |enum |impl |module\.exports|export |@\w+)"
+    r"|[{};]\s*$|^\s*[}\])]"
+)
+
+
+def looks_like_code(doc: Document) -> bool:
+    """Source code, by file extension or (for table rows) because a third of its lines are code.
+
+    >>> looks_like_code(Document(text="def f(x):\\n    return x\\n", id="a", metadata={"uri": "a.txt"}))
+    True
+    """
+    uri = str(doc.metadata.get("uri") or "").lower().split("#", 1)[0]
+    ext = uri.rsplit(".", 1)[-1] if "." in uri.rsplit("/", 1)[-1] else uri.rsplit("/", 1)[-1]
+    if ext in CODE_EXTENSIONS:
+        return True
+    lines = [ln for ln in doc.text[:20000].split("\n") if ln.strip()]
+    return bool(lines) and sum(bool(_CODE_LINE.search(ln)) for ln in lines) >= max(2, len(lines) / 3)
+
+
+def is_prose(doc: Document) -> bool:
+    """The records the prose rules judge: text records with text, not source code. The answer is
+    cached on the record (`extra.code`) so the four filters decide once."""
+    if doc.metadata.get("kind", Kind.TEXT) != Kind.TEXT or not doc.text:
+        return False
+    extra = doc.metadata.setdefault("extra", {})
+    code = extra.get("code")
+    if code is None:
+        code = extra["code"] = looks_like_code(doc)
+    return not code
+
+
+class _ProseFilter(ThresherFilter):
+    def applies(self, doc: Document) -> bool:
+        return is_prose(doc)
+
+
+class GopherQuality(_ProseFilter, GopherQualityFilter):
+    rule_prefix = "gopher_quality"
+
+    def __init__(self, rules: dict[str, Any], tokenizer: UnicodeWordTokenizer, exclusion_writer: DiskWriter | None = None):
+        rules = {k: v for k, v in rules.items() if k != "enabled"}
+        stop = rules.pop("stop_words", "all")
+        stop_words = list(GOPHER_EN_STOP_WORDS) if stop == "en" else sorted(ALL_STOP_WORDS)
+        GopherQualityFilter.__init__(self, **rules, stop_words=stop_words, exclusion_writer=exclusion_writer,
+                                     language=tokenizer)
+
+
+class GopherRepetition(_ProseFilter, GopherRepetitionFilter):
+    rule_prefix = "gopher_repetition"
+
+    def __init__(self, rules: dict[str, Any], tokenizer: UnicodeWordTokenizer, exclusion_writer: DiskWriter | None = None):
+        rules = {k: v for k, v in rules.items() if k != "enabled"}
+        rules["top_n_grams"] = tuple(tuple(x) for x in rules.get("top_n_grams") or ())
+        rules["dup_n_grams"] = tuple(tuple(x) for x in rules.get("dup_n_grams") or ())
+        GopherRepetitionFilter.__init__(self, **rules, exclusion_writer=exclusion_writer, language=tokenizer)
+
+
+class C4Quality(_ProseFilter, C4QualityFilter):
+    """C4's rules. With `keep_text` (garbage_only) the record's text is never rewritten: datatrove's
+    C4 filter joins the kept lines back without blank lines, which would flatten every paragraph."""
+
+    rule_prefix = "c4"
+
+    def __init__(self, rules: dict[str, Any], tokenizer: UnicodeWordTokenizer, exclusion_writer: DiskWriter | None = None):
+        rules = {k: v for k, v in rules.items() if k != "enabled"}
+        self.keep_text = bool(rules.pop("keep_text", True))
+        C4QualityFilter.__init__(self, **rules, exclusion_writer=exclusion_writer, language=tokenizer)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        text = doc.text
+        result = C4QualityFilter.filter(self, doc)
+        if self.keep_text:
+            doc.text = text
+        return result
+
+
+class FineWebQuality(_ProseFilter, FineWebQualityFilter):
+    """FineWeb's rules; a threshold of 0 turns its rule off (datatrove itself has no off switch)."""
+
+    rule_prefix = "fineweb"
+
+    def __init__(self, rules: dict[str, Any], tokenizer: UnicodeWordTokenizer, exclusion_writer: DiskWriter | None = None):
+        rules = {k: v for k, v in rules.items() if k != "enabled"}
+        for key in ("short_line_thr", "char_duplicates_ratio", "new_line_ratio"):
+            if not rules.get(key):
+                rules[key] = math.inf
+        FineWebQualityFilter.__init__(self, **rules, exclusion_writer=exclusion_writer, language=tokenizer)

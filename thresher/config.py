@@ -326,7 +326,7 @@ class TrainConfig(Strict):
     eval_batches: int = Field(8, ge=1)
     ckpt_every: int = Field(100, ge=0)  # 0: only at the end
     keep_checkpoints: int = Field(2, ge=1)
-    resume: bool = False  # continue from the latest checkpoint of the run, exactly
+    resume: bool = True  # continue from the run's latest checkpoint if it has one (False: refuse to)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # torch.compile the model

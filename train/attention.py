@@ -1,0 +1,154 @@
+"""Attention: RoPE (with linear or NTK scaling), grouped-query heads, QK-norm, document-causal masks.
+
+Packed training sequences hold several documents; a token must attend only to earlier tokens of its
+own document. `DocMask` is built once per forward from the per-token document ids and shared by all
+layers: on CUDA a FlexAttention `BlockMask` (skips whole blocks that cross documents, compiled), on
+CPU a dense boolean mask for `scaled_dot_product_attention`, and when a batch holds no boundary at
+all, plain `is_causal` (the fast path of SDPA). Positions restart at 0 in each document, so a
+document sampled alone sees the same RoPE phases it was trained with.
+
+Legend: B batch, T query length, S key length, H query heads, G kv heads, K head dim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from thresher.train.presets import ModelConfig
+
+_flex_attention = None
+
+
+def _flex():
+    """FlexAttention compiled once per process (eager flex is a slow reference implementation)."""
+    global _flex_attention
+    if _flex_attention is None:
+        from torch.nn.attention.flex_attention import flex_attention
+
+        _flex_attention = torch.compile(flex_attention, dynamic=False)
+    return _flex_attention
+
+
+def rope_tables(cfg: ModelConfig, length: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin of shape (length, K/2) in float32. `ntk` raises theta so the lowest frequency
+    stretches by `rope_factor`; `linear` divides positions by it (position interpolation)."""
+    k = cfg.head_dim
+    theta = cfg.rope_theta
+    if cfg.rope_scaling == "ntk":
+        theta = theta * cfg.rope_factor ** (k / (k - 2))
+    inv_freq = 1.0 / theta ** (torch.arange(0, k, 2, dtype=torch.float32, device=device) / k)  # (K/2,)
+    pos = torch.arange(length, dtype=torch.float32, device=device)
+    if cfg.rope_scaling == "linear":
+        pos = pos / cfg.rope_factor
+    freqs = torch.outer(pos, inv_freq)  # (length, K/2)
+    return freqs.cos(), freqs.sin()
+
+
+def apply_rope(x_BHTK: torch.Tensor, cos_BTk: torch.Tensor, sin_BTk: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (i, i + K/2) by the angle of each token's position (the GPT-NeoX layout)."""
+    half = x_BHTK.shape[-1] // 2
+    x1, x2 = x_BHTK[..., :half].float(), x_BHTK[..., half:].float()
+    cos, sin = cos_BTk[:, None], sin_BTk[:, None]  # (B, 1, T, K/2)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x_BHTK)
+
+
+def doc_ids_from_eos(tokens_BT: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """Per-token document index when only the end-of-document token marks boundaries (sampling,
+    tests): the EOS closes its document, so tokens [5, 6, EOS, 7, 8] -> doc ids [0, 0, 0, 1, 1]."""
+    is_eos = (tokens_BT == eos_id).int()
+    return torch.cumsum(is_eos, dim=1) - is_eos
+
+
+def positions_in_document(doc_BT: torch.Tensor) -> torch.Tensor:
+    """Each token's position counted from the start of its document: doc ids [0, 0, 0, 1, 1] ->
+    [0, 1, 2, 0, 1] (the shard reader's windows may start in the middle of a document: it counts
+    from the window's start)."""
+    B, T = doc_BT.shape
+    arange = torch.arange(T, device=doc_BT.device).expand(B, T)
+    new_doc = torch.cat([torch.ones_like(doc_BT[:, :1], dtype=torch.bool), doc_BT[:, 1:] != doc_BT[:, :-1]], 1)
+    first = torch.cummax(torch.where(new_doc, arange, 0), dim=1).values  # start index of each token's document
+    return arange - first
+
+
+@dataclass
+class DocMask:
+    """What every attention layer of one forward uses: exactly one of the fields is meaningful."""
+
+    dense: torch.Tensor | None = None  # (B, 1, T, T) bool, True = may attend (SDPA path)
+    block: Any = None  # FlexAttention BlockMask (CUDA path)
+    causal: bool = True  # no document boundary in the batch: plain causal attention
+
+    @staticmethod
+    def build(doc_BT: torch.Tensor | None, use_flex: bool) -> "DocMask":
+        if doc_BT is None:
+            return DocMask()
+        B, T = doc_BT.shape
+        if use_flex:
+            from torch.nn.attention.flex_attention import create_block_mask
+
+            def mask_mod(b, h, q, kv):
+                return (doc_BT[b, q] == doc_BT[b, kv]) & (q >= kv)
+
+            return DocMask(block=create_block_mask(mask_mod, B, None, T, T, device=doc_BT.device), causal=False)
+        if bool((doc_BT[:, -1] == doc_BT[:, 0]).all()):  # a single document in every row
+            return DocMask()
+        causal = torch.ones(T, T, dtype=torch.bool, device=doc_BT.device).tril()
+        same = doc_BT[:, :, None] == doc_BT[:, None, :]  # (B, T, T)
+        return DocMask(dense=(same & causal)[:, None], causal=False)
+
+
+class KVCache:
+    """Keys and values of the tokens seen so far, for sampling one token at a time (per layer)."""
+
+    def __init__(self, batch: int, n_kv_heads: int, max_len: int, head_dim: int, device, dtype):
+        self.k = torch.zeros(batch, n_kv_heads, max_len, head_dim, device=device, dtype=dtype)  # (B, G, S, K)
+        self.v = torch.zeros_like(self.k)
+        self.length = 0
+
+    def append(self, k_BGTK: torch.Tensor, v_BGTK: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        T = k_BGTK.shape[2]
+        if self.length + T > self.k.shape[2]:
+            raise ValueError(f"KV cache full: {self.length} + {T} tokens > {self.k.shape[2]}; sample fewer tokens")
+        self.k[:, :, self.length:self.length + T] = k_BGTK
+        self.v[:, :, self.length:self.length + T] = v_BGTK
+        self.length += T
+        return self.k[:, :, :self.length], self.v[:, :, :self.length]
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads, self.n_kv, self.head_dim = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        self.qkv = nn.Linear(cfg.d_model, (cfg.n_heads + 2 * cfg.n_kv_heads) * cfg.head_dim, bias=False)
+        self.proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
+        self.q_norm = nn.RMSNorm(cfg.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else nn.Identity()
+        self.k_norm = nn.RMSNorm(cfg.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else nn.Identity()
+
+    def forward(self, x_BTD: torch.Tensor, cos_BTk: torch.Tensor, sin_BTk: torch.Tensor, mask: DocMask,
+                cache: KVCache | None = None) -> torch.Tensor:
+        B, T, _ = x_BTD.shape
+        H, G, K = self.n_heads, self.n_kv, self.head_dim
+        q, k, v = self.qkv(x_BTD).view(B, T, H + 2 * G, K).split([H, G, G], dim=2)
+        q = apply_rope(self.q_norm(q).transpose(1, 2), cos_BTk, sin_BTk)  # (B, H, T, K)
+        k = apply_rope(self.k_norm(k).transpose(1, 2), cos_BTk, sin_BTk)  # (B, G, T, K)
+        v = v.transpose(1, 2)
+        if cache is not None:
+            past = cache.length
+            k, v = cache.append(k, v)  # (B, G, S, K) with S = past + T
+            if T == 1:
+                y = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+            else:  # a prompt after earlier tokens: causal with an offset
+                allowed = torch.ones(T, past + T, dtype=torch.bool, device=q.device).tril(diagonal=past)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, enable_gqa=True)
+        elif mask.block is not None:
+            y = _flex()(q, k, v, block_mask=mask.block, enable_gqa=True)
+        elif mask.dense is not None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.dense, enable_gqa=True)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        return self.proj(y.transpose(1, 2).reshape(B, T, H * K))

@@ -1,0 +1,199 @@
+"""The training loop: shards -> model -> AdamW steps, with evaluation, metrics and exact resume.
+
+    python -m thresher.train.loop CONFIG.yaml [--set train.steps=1000]           # one process
+    torchrun --nproc_per_node 8 -m thresher.train.loop CONFIG.yaml               # DDP / FSDP2
+
+One optimizer step = `grad_accum` micro-batches of `batch_size` windows per process. After the step
+the routers' token counts are summed over ranks and each router's balancing bias moves toward equal
+load. Every `ckpt_every` steps (and at the end) a checkpoint holds everything needed to continue:
+resuming from step s gives the same losses as never having stopped (tests/train/test_resume.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from thresher.config import TrainConfig
+from thresher.errors import StageError
+from thresher.tokenizer.reader import ShardError
+from thresher.train import checkpoint as ckpt
+from thresher.train.data import Batches, shard_facts
+from thresher.train.distributed import Dist, all_reduce_sum, no_grad_sync, setup, teardown, unwrap, wrap
+from thresher.train.evaluate import evaluate
+from thresher.train.metrics import MetricsLog, peak_flops
+from thresher.train.model import Transformer, describe, flops_per_token
+from thresher.train.moe import load_stats, update_bias
+from thresher.train.optim import build_optimizer
+from thresher.train.presets import build_config, to_dict
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int  # the last step trained
+    losses: dict[int, float] = field(default_factory=dict)  # step -> mean train loss (logged steps)
+    evals: list[dict] = field(default_factory=list)
+    checkpoint: Path | None = None
+
+
+def kind_ranges(vocab_dir: str | Path | None) -> dict[str, tuple[int, int]]:
+    """kind -> [lo, hi) token ids from vocab.json (text below the image range); {} without one."""
+    if not vocab_dir or not (Path(vocab_dir) / "vocab.json").is_file():
+        return {}
+    layout = json.loads((Path(vocab_dir) / "vocab.json").read_text())
+    parts = {p: (layout[p]["offset"], layout[p]["offset"] + layout[p]["size"]) for p in ("image", "audio", "midi")
+             if isinstance(layout.get(p), dict)}
+    if parts:
+        parts = {"text": (0, min(lo for lo, _ in parts.values())), **parts}
+    return parts
+
+
+def train(tc: TrainConfig, shards: Path, out: Path, *, vocab_dir: Path | None = None, stop_at: int | None = None,
+          echo: Callable[[str], None] = print) -> TrainResult:
+    """Train per `tc` on the shards in `shards`, writing checkpoints and metrics.jsonl under `out`.
+    `stop_at` ends the run early at that step (the schedule still spans `tc.steps`)."""
+    d = setup(tc.device)
+    owns_group = d.active
+    try:
+        return _train(tc, Path(shards), Path(out), d, vocab_dir, stop_at, echo if d.is_main else (lambda _: None))
+    finally:
+        if owns_group:
+            teardown()
+
+
+def _train(tc: TrainConfig, shards: Path, out: Path, d: Dist, vocab_dir, stop_at, echo) -> TrainResult:
+    facts = shard_facts(shards)
+    mcfg = build_config(tc.preset, facts["vocab_size"], tc.model)
+    if tc.seq_len:
+        mcfg = replace(mcfg, seq_len=tc.seq_len)
+    device = d.device
+    bf16 = tc.precision == "bf16" or (tc.precision == "auto" and device.type == "cuda")
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+
+    torch.manual_seed(tc.seed)  # the same initial weights on every rank
+    model = Transformer(mcfg, eos_id=facts["eos_id"]).to(device)
+    model.use_flex = device.type == "cuda"
+    echo(describe(mcfg))
+    wrapped = wrap(model, d, tc.parallel, bf16)
+    if tc.compile:
+        wrapped = torch.compile(wrapped)
+    opt, sched = build_optimizer(wrapped, tc, device)
+
+    batches = Batches(shards, mcfg.seq_len, tc.batch_size, device, d.rank, d.world_size, tc.seed,
+                      fingerprint=facts["fingerprint"])
+    try:
+        val = Batches(shards, mcfg.seq_len, tc.batch_size, device, d.rank, d.world_size, split="val", shuffle=False,
+                      fingerprint=facts["fingerprint"])
+    except ShardError as e:
+        echo(f"train: no evaluation ({e})")
+        val = None
+    kinds = kind_ranges(vocab_dir or facts.get("vocab_dir"))
+    meta = {"model_config": to_dict(mcfg), "fingerprint": facts["fingerprint"], "eos_id": facts["eos_id"],
+            "vocab_dir": str(vocab_dir or facts.get("vocab_dir") or ""), "train_config": tc.model_dump(mode="json")}
+
+    ck_dir = out / "checkpoints"
+    start = 0
+    found = ckpt.latest(ck_dir)
+    if found is not None and not tc.resume:
+        raise StageError(f"{out} already holds checkpoints; set train.resume=true to continue the run, "
+                         f"or choose another train.run")
+    if found is not None:
+        blob = ckpt.read(found)
+        if blob["model_config"] != meta["model_config"] or blob["fingerprint"] != meta["fingerprint"]:
+            raise StageError(f"{found} was saved with another model config or vocabulary; resume with the "
+                             f"same train settings and shards, or choose another train.run")
+        batches.load_state_dict(ckpt.restore(blob, wrapped, opt, sched, d.rank))
+        start = blob["step"]
+        echo(f"train: resumed from {found.name} at step {start}")
+        del blob
+
+    log = MetricsLog(out / "metrics.jsonl", d.is_main, echo)
+    result = TrainResult(out, start)
+    routers = model.routers()
+    tokens_per_step = tc.batch_size * mcfg.seq_len * tc.grad_accum * d.world_size
+    flops_tok, peak = flops_per_token(mcfg, mcfg.seq_len), peak_flops(device)
+    load_window = torch.zeros(len(routers), mcfg.n_experts, device=device) if routers else None
+    last = stop_at if stop_at is not None else tc.steps
+    t_log, steps_since_log = time.perf_counter(), 0
+    model.train()
+
+    for step in range(start + 1, last + 1):
+        loss_sum = torch.zeros((), device=device)
+        for micro in range(tc.grad_accum):
+            x, y, doc = batches.next()
+            with no_grad_sync(wrapped, micro == tc.grad_accum - 1):
+                with autocast():
+                    loss = wrapped(x, y, doc_ids_BT=doc)
+                (loss / tc.grad_accum).backward()
+            loss_sum += loss.detach()
+        grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), tc.grad_clip if tc.grad_clip > 0 else math.inf)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if routers:  # sum the counts over ranks, then nudge each router's bias toward equal load
+            loads = all_reduce_sum(torch.stack([r.tokens_per_expert for r in routers]))
+            load_window += loads
+            for r, load in zip(routers, loads):
+                update_bias(r, mcfg.bias_update_rate, load)
+        steps_since_log += 1
+
+        if step % tc.log_every == 0 or step == last:
+            mean_loss = float(all_reduce_sum(loss_sum / tc.grad_accum)) / d.world_size
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            elapsed = time.perf_counter() - t_log
+            tps = tokens_per_step * steps_since_log / elapsed
+            record = {"step": step, "loss": mean_loss, "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
+                      "tokens": step * tokens_per_step, "tokens_per_s": tps,
+                      "mfu": flops_tok * tps / (peak * d.world_size) if peak else None}
+            if routers:
+                record["expert_load"] = [{"layer": i, **load_stats(row)} for i, row in enumerate(load_window)]
+                load_window.zero_()
+            log.write(record)
+            result.losses[step] = mean_loss
+            t_log, steps_since_log = time.perf_counter(), 0
+
+        if val is not None and ((tc.eval_every and step % tc.eval_every == 0) or step == last):
+            ev = {"event": "eval", "step": step, **evaluate(wrapped, val, tc.eval_batches, kinds, autocast)}
+            log.write(ev)
+            result.evals.append(ev)
+            t_log = time.perf_counter()  # evaluation time is not training throughput
+
+        if (tc.ckpt_every and step % tc.ckpt_every == 0) or step == last:
+            result.checkpoint = ckpt.save(ck_dir, step, wrapped, opt, sched, batches.state_dict(), meta,
+                                          tc.keep_checkpoints, d.is_main)
+            t_log = time.perf_counter()
+        result.step = step
+    if result.checkpoint is None and found is not None:
+        result.checkpoint = found
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for torchrun: `python -m thresher.train.loop CONFIG.yaml [--set k=v ...]`."""
+    import argparse
+
+    from thresher.config import load_config
+
+    p = argparse.ArgumentParser(prog="python -m thresher.train.loop")
+    p.add_argument("config")
+    p.add_argument("--set", action="append", default=[], dest="sets")
+    args = p.parse_args(argv)
+    cfg = load_config(args.config, args.sets)
+    res = train(cfg.train, cfg.work / "shards", cfg.work / "train" / cfg.train.run, vocab_dir=cfg.work / "tokenizer",
+                echo=lambda line: print(line, flush=True))
+    if res.checkpoint is not None:
+        print(f"train: step {res.step}, checkpoint {res.checkpoint}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

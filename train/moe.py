@@ -1,0 +1,177 @@
+"""The MoE feed-forward: a router, fine-grained routed SwiGLU experts and shared expert(s).
+
+Routing (DeepSeek-V3 style): each token scores every expert (sigmoid or softmax), picks the top k by
+score + a per-expert bias, and weighs the chosen experts by their scores alone. The bias exists only
+to balance load without an auxiliary loss: after each optimizer step it moves by a fixed rate toward
+equal load (`update_bias`). An optional sequence-level balance loss and a router z-loss can be added.
+No token is ever dropped (no capacity factor).
+
+Expert compute: the (token, expert) pairs are sorted by expert, so each expert's tokens are one
+contiguous block, and one grouped matmul (`torch._grouped_mm`, one kernel for all experts) runs the
+whole layer. `expert_impl="loop"` is the plain per-expert reference that the tests compare with.
+
+Legend: T tokens (batch * sequence), D model width, E experts, K experts per token, F expert
+hidden width, N = T * K routed pairs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from thresher.train.presets import ModelConfig
+
+
+class SwiGLU(nn.Module):
+    """A dense gated feed-forward: w2(silu(x w1) * (x w3)); w1 and w3 are one fused matmul."""
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.w13 = nn.Linear(d_model, 2 * hidden, bias=False)
+        self.w2 = nn.Linear(hidden, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.w13(x).chunk(2, dim=-1)
+        return self.w2(F.silu(a) * b)
+
+
+@functools.cache
+def grouped_mm_works(device_type: str, dtype: torch.dtype) -> bool:
+    """Whether `torch._grouped_mm` runs here (it needs torch >= 2.8; on CUDA, bf16 and a recent GPU)."""
+    if not hasattr(torch, "_grouped_mm"):
+        return False
+    try:
+        x = torch.ones(32, 16, device=device_type, dtype=dtype)
+        w = torch.ones(2, 16, 16, device=device_type, dtype=dtype)
+        torch._grouped_mm(x, w, offs=torch.tensor([16, 32], dtype=torch.int32, device=device_type))
+        return True
+    except (RuntimeError, NotImplementedError):
+        return False
+
+
+class Router(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.gate = nn.Linear(cfg.d_model, cfg.n_experts, bias=False)
+        # selection-only bias (not a parameter: no gradient, updated by `update_bias`); saved in
+        # checkpoints so a resumed run routes exactly as before
+        self.register_buffer("expert_bias", torch.zeros(cfg.n_experts, dtype=torch.float32))
+        # routed tokens per expert since the last optimizer step (for the bias update and metrics)
+        self.register_buffer("tokens_per_expert", torch.zeros(cfg.n_experts, dtype=torch.float32), persistent=False)
+
+    def forward(self, x_BTD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> expert ids (T, K), gates (T, K) float32, auxiliary loss (scalar, 0 when off)."""
+        cfg = self.cfg
+        B, S, D = x_BTD.shape
+        logits_TE = self.gate(x_BTD.reshape(B * S, D)).float()
+        scores_TE = torch.sigmoid(logits_TE) if cfg.router == "sigmoid" else torch.softmax(logits_TE, dim=-1)
+        _, idx_TK = torch.topk(scores_TE + self.expert_bias, cfg.top_k, dim=-1)
+        gates_TK = scores_TE.gather(1, idx_TK)
+        if cfg.router == "sigmoid":  # sigmoid scores do not sum to 1: normalise over the chosen k
+            gates_TK = gates_TK / (gates_TK.sum(-1, keepdim=True) + 1e-20)
+        gates_TK = gates_TK * cfg.route_scale
+        if self.training:  # evaluation and sampling leave the balance bookkeeping alone
+            self.tokens_per_expert += torch.bincount(idx_TK.flatten(), minlength=cfg.n_experts).float().detach()
+        aux = logits_TE.new_zeros(())
+        if self.training and cfg.aux_loss_coef > 0:
+            aux = aux + cfg.aux_loss_coef * seq_balance_loss(scores_TE.view(B, S, -1), idx_TK.view(B, S, -1))
+        if self.training and cfg.z_loss_coef > 0:
+            aux = aux + cfg.z_loss_coef * torch.logsumexp(logits_TE, dim=-1).square().mean()
+        return idx_TK, gates_TK, aux
+
+
+def seq_balance_loss(scores_BSE: torch.Tensor, idx_BSK: torch.Tensor) -> torch.Tensor:
+    """DeepSeek-V3's sequence-wise balance loss: sum_e f_e * P_e per sequence, averaged, where f_e is
+    the fraction of the sequence's picks that went to e (scaled so uniform = 1) and P_e its mean
+    normalised score. Uniform routing gives 1.0."""
+    B, S, E = scores_BSE.shape
+    K = idx_BSK.shape[-1]
+    picks = torch.zeros(B, E, device=scores_BSE.device).scatter_add_(1, idx_BSK.reshape(B, -1),
+                                                                      torch.ones(B, S * K, device=scores_BSE.device))
+    f_BE = picks * E / (K * S)
+    p_BE = (scores_BSE / scores_BSE.sum(-1, keepdim=True)).mean(1)
+    return (f_BE * p_BE).sum(-1).mean()
+
+
+class Experts(nn.Module):
+    """E routed SwiGLU experts stored as stacked weights: w13 (E, D, 2F) and w2 (E, F, D)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        E, D, Fh = cfg.n_experts, cfg.d_model, cfg.expert_ffn
+        self.impl = cfg.expert_impl
+        self.w13 = nn.Parameter(torch.empty(E, D, 2 * Fh))
+        self.w2 = nn.Parameter(torch.empty(E, Fh, D))
+
+    def forward(self, x_TD: torch.Tensor, idx_TK: torch.Tensor, gates_TK: torch.Tensor) -> torch.Tensor:
+        dtype = torch.get_autocast_dtype(x_TD.device.type) if torch.is_autocast_enabled(x_TD.device.type) else x_TD.dtype
+        if self.impl == "grouped" and grouped_mm_works(x_TD.device.type, dtype):
+            return self._grouped(x_TD, idx_TK, gates_TK, dtype)
+        return self._loop(x_TD, idx_TK, gates_TK, dtype)
+
+    def _grouped(self, x_TD, idx_TK, gates_TK, dtype) -> torch.Tensor:
+        T, K = idx_TK.shape
+        flat_N = idx_TK.flatten()
+        order_N = torch.argsort(flat_N, stable=True)  # pairs grouped by expert
+        token_N = order_N // K
+        offs_E = torch.cumsum(torch.bincount(flat_N, minlength=self.w13.shape[0]), 0).to(torch.int32)
+        x_ND = x_TD[token_N].to(dtype)
+        a, b = torch._grouped_mm(x_ND, self.w13.to(dtype), offs=offs_E).chunk(2, dim=-1)  # (N, F) each
+        y_ND = torch._grouped_mm(F.silu(a) * b, self.w2.to(dtype), offs=offs_E)
+        y_ND = y_ND * gates_TK.flatten()[order_N, None].to(y_ND.dtype)
+        return torch.zeros_like(x_TD, dtype=y_ND.dtype).index_add_(0, token_N, y_ND)
+
+    def _loop(self, x_TD, idx_TK, gates_TK, dtype) -> torch.Tensor:
+        """The reference: one expert at a time, on the tokens that chose it."""
+        out_TD = torch.zeros_like(x_TD, dtype=dtype)
+        for e in range(self.w13.shape[0]):
+            token, slot = torch.where(idx_TK == e)
+            if token.numel() == 0:
+                continue
+            a, b = (x_TD[token].to(dtype) @ self.w13[e].to(dtype)).chunk(2, dim=-1)
+            y = (F.silu(a) * b) @ self.w2[e].to(dtype)
+            out_TD.index_add_(0, token, y * gates_TK[token, slot, None].to(dtype))
+        return out_TD
+
+
+class MoE(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.router = Router(cfg)
+        self.experts = Experts(cfg)
+        self.shared = SwiGLU(cfg.d_model, cfg.n_shared * cfg.expert_ffn) if cfg.n_shared else None
+
+    def forward(self, x_BTD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B, S, D = x_BTD.shape
+        idx_TK, gates_TK, aux = self.router(x_BTD)
+        y_TD = self.experts(x_BTD.reshape(B * S, D), idx_TK, gates_TK)
+        y_BTD = y_TD.view(B, S, D).type_as(x_BTD)
+        if self.shared is not None:
+            y_BTD = y_BTD + self.shared(x_BTD)
+        return y_BTD, aux
+
+
+@torch.no_grad()
+def update_bias(router: Router, rate: float, load_E: torch.Tensor) -> None:
+    """Aux-loss-free balancing: raise the bias of under-loaded experts and lower the over-loaded ones
+    by `rate` (sign only), then start counting afresh. Called after every optimizer step with the
+    counts summed over ranks, so every rank applies the same change and the biases stay equal."""
+    if rate > 0 and load_E.sum() > 0:
+        router.expert_bias += rate * torch.sign(load_E.mean() - load_E)
+    router.tokens_per_expert.zero_()
+
+
+def load_stats(load_E: torch.Tensor) -> dict[str, float]:
+    """min/mean, max/mean and normalised entropy (1.0 = perfectly even) of one layer's load."""
+    total = float(load_E.sum())
+    if total == 0:
+        return {"min": 0.0, "max": 0.0, "entropy": 0.0}
+    mean = total / load_E.numel()
+    p = load_E / total
+    ent = float(-(p[p > 0] * p[p > 0].log()).sum()) / math.log(load_E.numel())
+    return {"min": float(load_E.min()) / mean, "max": float(load_E.max()) / mean, "entropy": ent}

@@ -1,0 +1,57 @@
+"""AdamW with decoupled weight decay on matrices only, and the learning-rate schedule.
+
+Schedules (`lr_factor(step)`, multiplied into the base lr by a `LambdaLR`, whose state goes in the
+checkpoint): linear warmup, then cosine decay to `min_lr_ratio`, or WSD (warmup-stable-decay: flat,
+then a linear decay over the last `decay_fraction` of the steps, which lets a run be extended from
+any checkpoint of the stable phase), or constant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from thresher.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A picklable lr multiplier (LambdaLR keeps callable objects in its state_dict)."""
+
+    kind: str
+    steps: int
+    warmup: int
+    min_ratio: float
+    decay_fraction: float
+
+    def __call__(self, step: int) -> float:
+        """step 0-based (LambdaLR's count of scheduler.step() calls so far)."""
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        if self.kind == "constant":
+            return 1.0
+        if self.kind == "cosine":
+            t = min(1.0, (step - self.warmup) / max(1, self.steps - self.warmup))
+            return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+        decay_start = self.steps - max(1, round(self.decay_fraction * self.steps))  # wsd
+        if step < decay_start:
+            return 1.0
+        t = min(1.0, (step - decay_start + 1) / max(1, self.steps - decay_start))
+        return 1.0 - (1 - self.min_ratio) * t
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
+    """AdamW (fused kernels on CUDA) + LambdaLR. Weight decay applies to matrices and expert weight
+    stacks (dim >= 2) but not to norms or the embedding table (decay there shrinks rare tokens)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.dim() >= 2 and "embed" not in name else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=1e-8, fused=device.type == "cuda")
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, Schedule(cfg.schedule, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio, cfg.decay_fraction))
+    return opt, sched

@@ -241,6 +241,7 @@ class GarbageRules(_Rules):
     max_chrome_frac: float | None = Field(None, ge=0, le=1)  # chars in menu/banner/UI lines
     max_mojibake_ratio: float | None = Field(None, ge=0)  # ftfy badness hits per 100 chars
     max_replacement_ratio: float | None = Field(None, ge=0, le=1)  # U+FFFD per char
+    min_vowel_ratio: float | None = Field(None, ge=0, le=1)  # vowels / Latin letters; below: gibberish
 
 
 class LangRules(Strict):

@@ -31,6 +31,8 @@ class Pull(PipelineStep):
                 for doc in source.run(None, rank, world_size):
                     self.stat_update("pulled")
                     yield doc
+                for key, metric in source.stats.stats.items():  # the source's own counts, by source name
+                    self.stats.stats[f"{source.source}/{key}"] += metric
         finally:
             self.errors.close()
 

@@ -81,7 +81,7 @@ def read_seek_table(f: IO[bytes]) -> list[tuple[int, int]] | None:
 def write_seekable(lines: list[bytes], dest: IO[bytes], *, lines_per_frame: int = 1000, level: int = 3) -> int:
     """Write JSONL `lines` as a seekable zstd file: independent frames, then the seek table.
     Returns the number of frames. (Used by fixtures, the demo and the benchmark.)"""
-    cctx = zstandard.ZstdCompressor(level=level)
+    cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)  # damage is then detected, not decoded
     entries = []
     for i in range(0, len(lines), lines_per_frame):
         raw = b"".join(lines[i:i + lines_per_frame])
@@ -135,20 +135,38 @@ def _open_stream(part: Part, f: IO[bytes]) -> IO[bytes]:
 def iter_lines(part: Part) -> Iterator[bytes]:
     """The non-empty lines of a part, streamed. A corrupt stream raises zstandard.ZstdError,
     gzip.BadGzipFile, EOFError or zlib.error after the lines before the damage."""
+    if part.frames is not None:
+        yield from _frame_lines(part)
+        return
     with open(part.path, "rb", buffering=READ_BUFFER) as f:
-        stream = _open_stream(part, f)
-        if part.frames is None:
-            for line in stream:
-                if line.strip():
-                    yield line
-            return
-        pos = part.seek_pos
-        for line in stream:
-            start, pos = pos, pos + len(line)
-            if start >= part.stop:
-                return
-            if start >= part.start and line.strip():
+        for line in _open_stream(part, f):
+            if line.strip():
                 yield line
+
+
+def _frame_lines(part: Part) -> Iterator[bytes]:
+    """The lines that start in [part.start, part.stop), decompressing one frame at a time (so a
+    damaged frame elsewhere in the file is never touched: no read-ahead past what the part needs)."""
+    with open(part.path, "rb") as f:
+        table = read_seek_table(f) or []
+        first = part.frames[0] - 1 if part.frames[0] > 0 else 0
+        f.seek(part.seek_from)
+        carry, pos = b"", part.seek_pos  # carry: an unfinished line that starts at decompressed offset pos
+        dctx = zstandard.ZstdDecompressor()
+        for j in range(first, len(table)):
+            buf = carry + dctx.decompressobj().decompress(f.read(table[j][0]))
+            lines = buf.split(b"\n")
+            carry = lines.pop()
+            for line in lines:
+                start, pos = pos, pos + len(line) + 1
+                if start >= part.stop:
+                    return
+                if start >= part.start and line.strip():
+                    yield line + b"\n"
+            if pos >= part.stop:
+                return
+        if carry.strip() and part.start <= pos < part.stop:
+            yield carry
 
 
 # ---------------------------------------------------------------- AACIDs and fields

@@ -179,7 +179,7 @@ class AnnasArchiveSource(Source):
               found: dict[str, list[BookMeta]], all_keys: set[str], folders: set[str]) -> Iterator[Document]:
         es = self._is_es(part)
         for uri, line in self._part_lines(part):
-            if not owner and not _may_match(line, want, want_ids):
+            if not owner and not _may_match(line, want, want_ids, all_keys):
                 continue
             if owner:
                 self.stat_update("lines_read")
@@ -187,6 +187,8 @@ class AnnasArchiveSource(Source):
             if meta is None:
                 continue
             aacid, md5 = meta.get("aacid"), meta.get("md5")
+            if md5 and aacid in all_keys:  # an AAC data file's md5: its other lines have a file too
+                all_keys.add(md5)
             if aacid in want:  # a *_files line about one of this rank's AAC data files
                 found.setdefault(aacid, []).append(meta)
                 if md5:
@@ -292,12 +294,13 @@ def _line_uri(meta: BookMeta, fallback: str) -> str:
     return fallback
 
 
-def _may_match(line: bytes, want: set[str], want_ids: set[tuple[str, str]]) -> bool:
-    """Could this raw line be about one of the wanted files? (regex on bytes, no JSON parse)"""
+def _may_match(line: bytes, want: set[str], want_ids: set[tuple[str, str]], all_keys: set[str]) -> bool:
+    """Could this raw line be about one of the wanted files, or name the md5 of any listed AAC data
+    file? (a regex on the bytes, no JSON parse)"""
     m = AACID_RE.search(line)
     if m:
         aacid = m.group(1).decode("utf-8", "replace")
-        if aacid in want:
+        if aacid in all_keys:
             return True
         parsed = parse_aacid(aacid)
         if parsed and want_ids and (parsed.base, parsed.primary_id) in want_ids:

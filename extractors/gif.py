@@ -44,7 +44,10 @@ class GifExtractor(Extractor):
 
     def extract(self, doc: Document, data: bytes, mime: str) -> Document:
         im = images.open_image(data, self.cfg.max_image_pixels)
-        n_frames = getattr(im, "n_frames", 1)
+        try:
+            n_frames = getattr(im, "n_frames", 1)  # walks every frame header
+        except images.DECODE_ERRORS as e:
+            raise RecordError("corrupt", f"GIF frames do not decode: {e}") from None
         if n_frames <= 1:
             return self.still.extract(doc, data, mime)
         if im.width * im.height * n_frames > 16 * self.cfg.max_image_pixels:
@@ -58,7 +61,7 @@ class GifExtractor(Extractor):
                 if i in keep:
                     frames.append(images.shrink(frame.convert("RGB"), self.cfg.max_image_side))
                     kept_ms.append(ms)
-        except (OSError, EOFError, ValueError, SyntaxError) as e:
+        except images.DECODE_ERRORS as e:
             if len(durations) < 2:
                 raise RecordError("corrupt", f"GIF frames do not decode: {e}") from None
             doc.metadata.setdefault("flags", []).append("truncated")  # keep the frames that decoded

@@ -17,6 +17,8 @@ from PIL import Image, ImageOps
 from thresher.errors import RecordError
 
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+# what pillow raises on damaged pixel data, depending on the format's decoder
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -49,7 +51,7 @@ def load(im: Image.Image, max_side: int) -> Image.Image:
         im.draft("RGB", (max_side, max_side))
     try:
         im.load()
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
+    except DECODE_ERRORS as e:
         raise RecordError("corrupt", f"pixels do not decode: {e}") from None
     return im
 

@@ -244,8 +244,7 @@ class HuggingFaceSource(Source):
 
     def _record(self, row: dict[str, Any], base: str, i: str) -> Document:
         c = self.cfg.columns
-        named = [n for n in (c.text if c.text != "text" or "text" in row else None, c.chat, c.image, c.audio,
-                             c.caption, c.id, c.lang, *c.keep) if n]
+        named = [n for n in (c.text, c.chat, c.image, c.audio, c.caption, c.id, c.lang, *c.keep) if n]
         missing = [n for n in named if n not in row]
         if missing:
             raise RecordError("missing_column", f"no column {missing} (columns: {sorted(row)[:30]})")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def read(path: Path) -> dict:
     """Load a checkpoint file onto the CPU and check its format version."""
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as e:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise StageError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
     if not isinstance(blob, dict) or blob.get("format_version") != FORMAT_VERSION:
         raise StageError(f"{path} is not a thresher checkpoint of format version {FORMAT_VERSION}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from thresher.tokenizer.shards import ShardWriter, merge_manifest
 
@@ -34,6 +35,16 @@ def write_shards(folder, docs, val_every: int = 10, kinds=("text",), fingerprint
         w.add("val" if i % val_every == 0 else "train", d, kind=kinds[i % len(kinds)])
     w.close()
     merge_manifest(folder, 1, {"vocab_fingerprint": fingerprint, "vocab_size": VOCAB, "dtype": "uint16", "eos_id": EOS})
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on this shared 2-core machine two OpenMP threads spin against other
+    processes and run tiny models several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

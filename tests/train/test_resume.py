@@ -1,0 +1,65 @@
+"""Checkpoints: N steps == N/2 + resume + N/2 (same losses, same weights); bad checkpoints are refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from thresher.config import TrainConfig
+from thresher.errors import StageError
+from thresher.tokenizer.reader import ShardError
+from thresher.train import checkpoint as ckpt
+from thresher.train.loop import train
+
+from conftest import chain_documents, write_shards
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(preset="tiny", steps=8, batch_size=4, seq_len=64, grad_accum=2, lr=5e-3, warmup_steps=2,
+                log_every=1, eval_every=0, eval_batches=2, ckpt_every=0, model={"aux_loss_coef": 1e-3})
+    return TrainConfig(**{**base, **kw})
+
+
+def test_resume_gives_the_same_losses_and_weights(chain_shards, tmp_path):
+    whole = train(_cfg(), chain_shards, tmp_path / "whole", echo=lambda _: None)
+    first = train(_cfg(), chain_shards, tmp_path / "split", stop_at=4, echo=lambda _: None)
+    assert sorted(first.losses) == [1, 2, 3, 4] and first.checkpoint.name == "step_000004.pt"
+    second = train(_cfg(), chain_shards, tmp_path / "split", echo=lambda _: None)
+    assert sorted(second.losses) == [5, 6, 7, 8]
+    assert {**first.losses, **second.losses} == whole.losses  # bit for bit
+    a = ckpt.read(whole.checkpoint)
+    b = ckpt.read(second.checkpoint)
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert any("expert_bias" in n and tensor.abs().sum() > 0 for n, tensor in a["model"].items())
+    assert a["ranks"][0]["data"] == b["ranks"][0]["data"]
+    lines = [json.loads(x) for x in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines if "loss" in r] == list(range(1, 9))
+    assert {"loss", "lr", "grad_norm", "tokens_per_s", "mfu", "expert_load"} <= set(lines[0])
+
+
+def test_a_finished_run_is_not_silently_restarted(chain_shards, tmp_path):
+    train(_cfg(steps=2), chain_shards, tmp_path / "r", echo=lambda _: None)
+    with pytest.raises(StageError, match="resume"):
+        train(_cfg(steps=2, resume=False), chain_shards, tmp_path / "r", echo=lambda _: None)
+    with pytest.raises(StageError, match="another model config"):
+        train(_cfg(steps=4, model={"n_experts": 4}), chain_shards, tmp_path / "r", echo=lambda _: None)
+
+
+def test_corrupt_checkpoint_and_foreign_shards_are_refused(chain_shards, tmp_path):
+    res = train(_cfg(steps=2), chain_shards, tmp_path / "r", echo=lambda _: None)
+    res.checkpoint.write_bytes(b"not a checkpoint")
+    with pytest.raises(StageError, match="cannot read checkpoint"):
+        train(_cfg(steps=4), chain_shards, tmp_path / "r", echo=lambda _: None)
+    other = tmp_path / "other"
+    write_shards(other, chain_documents(100, seed=1), fingerprint="another-vocab")
+    (tmp_path / "r2").mkdir()
+    res = train(_cfg(steps=2), chain_shards, tmp_path / "r2", echo=lambda _: None)
+    with pytest.raises(StageError, match="another model config or vocabulary"):
+        train(_cfg(steps=4), other, tmp_path / "r2", echo=lambda _: None)
+    missing = tmp_path / "nothing"
+    missing.mkdir()
+    with pytest.raises(ShardError, match="manifest.json not found"):
+        train(_cfg(), missing, tmp_path / "r3", echo=lambda _: None)

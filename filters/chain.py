@@ -11,8 +11,10 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from thresher.config import FilterConfig
 from thresher.filters.base import ThresherFilter
+from thresher.filters.classifier import QualityClassifierFilter
 from thresher.filters.garbage import GarbageFilter
 from thresher.filters.langid import LanguageFilter
+from thresher.filters.media import MediaFilter
 from thresher.filters.presets import PRESETS
 from thresher.filters.text import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
 from thresher.filters.words import UnicodeWordTokenizer
@@ -42,4 +44,9 @@ def build_filters(cfg: FilterConfig, writer: DiskWriter | None = None) -> list[T
     if cfg.lang.enabled:
         steps.append(LanguageFilter(cfg.lang.allow, cfg.lang.min_score, cfg.lang.max_chars, writer))
     steps += text_filters(cfg, writer)
+    rules = cfg.media.resolved(PRESETS[cfg.preset]["media"])
+    if rules.get("enabled", True):
+        steps.append(MediaFilter(rules, writer))
+    if cfg.classifier.model:
+        steps.append(QualityClassifierFilter(cfg.classifier.model, cfg.classifier.threshold, writer))
     return steps

@@ -15,6 +15,8 @@ ORDER = ("pull", "extract", "dedup", "filter", "tokenizer", "caption", "shard", 
 BUILT = {
     "pull": "thresher.pipelines.pull",
     "extract": "thresher.pipelines.extract",
+    "dedup": "thresher.pipelines.dedup",
+    "filter": "thresher.pipelines.filter",
 }
 
 

@@ -151,6 +151,13 @@ def inspect(
     _guard(go)
 
 
+# filter stage: the quality classifier and the bias audit (thresher.filters.cli)
+from thresher.filters.cli import audit_cmd, classifier_app  # noqa: E402
+
+app.add_typer(classifier_app, name="classifier")
+app.command("audit")(audit_cmd)
+
+
 def main() -> None:
     try:
         app()

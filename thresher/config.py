@@ -259,7 +259,7 @@ class ClassifierRules(Strict):
 class MediaRules(_Rules):
     image_min_side: int | None = Field(None, ge=0)  # pixels
     image_max_aspect: float | None = Field(None, ge=0)  # long side / short side
-    image_min_entropy: float | None = Field(None, ge=0)  # bits of the grey-level histogram
+    image_min_contrast: float | None = Field(None, ge=0)  # std of grey levels (0..255); flat images below
     gif_min_frames: int | None = Field(None, ge=0)
     gif_max_frames: int | None = Field(None, ge=0)
     gif_max_duration_s: float | None = Field(None, ge=0)

@@ -1,0 +1,186 @@
+"""Media filters: corrupt, empty or degenerate images, GIFs, audio, MIDI, blobs, and PDF/EPUB
+documents whose text is garbled. Each kind is judged on facts the extractor recorded (columns and
+`extra`), decoding the media bytes only for what it did not measure (image contrast, audio clipping).
+
+Rejection is for content that carries nothing: a 1-pixel spacer, a flat colour, an icon, a silent
+or fully clipped recording, a MIDI file with no notes, an all-zero blob. Topic, style and length
+within wide bounds never count. A PDF or EPUB with too little text but with images is kept: its
+images are the content (DESIGN.md: a book with too little text keeps its images).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import numpy as np
+from datatrove.data import Document
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from thresher.filters.base import ThresherFilter
+from thresher.records import IMAGE_PLACEHOLDER, Kind, media_bytes
+
+# Characters a broken PDF font map or a bad decode leaves: U+FFFD, private-use code points, C0/C1
+# controls, and pdfminer/pymupdf's "(cid:123)" for glyphs without a Unicode mapping.
+_GARBLED = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\(cid:\d+\)")
+
+
+def grey_contrast(data: bytes, side: int = 64) -> float:
+    """Standard deviation of the grey levels (0..255 scale) of an image shrunk to side x side.
+    A flat colour, even with a little noise, gives under 2; a drawn shape or a photo, tens.
+    (Histogram entropy is no use here: faint noise on a flat grey has more of it than a drawing.)"""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("L", (side, side))
+        grey = im.convert("L")
+        grey.thumbnail((side, side))
+        return float(np.asarray(grey, dtype=np.float32).std())
+
+
+def clipping_ratio(data: bytes, full_scale: float = 0.999) -> float:
+    """Share of samples at full scale (|x| >= 0.999) in an audio file soundfile can read."""
+    import soundfile as sf
+
+    y, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return float(np.mean(np.abs(y) >= full_scale)) if y.size else 0.0
+
+
+def max_polyphony(events: list[list[Any]]) -> int:
+    """Most notes sounding at once, from the extractor's event list ([t, "on"|"off", ch, pitch, v]).
+
+    >>> max_polyphony([[0, "on", 0, 60, 90], [0, "on", 0, 64, 90], [1, "off", 0, 60, 0], [1, "on", 0, 67, 9]])
+    2
+    """
+    sounding: set[tuple[int, int]] = set()
+    peak = 0
+    for ev in events:
+        if len(ev) < 4:
+            continue
+        if ev[1] == "on":
+            sounding.add((ev[2], ev[3]))
+            peak = max(peak, len(sounding))
+        elif ev[1] == "off":
+            sounding.discard((ev[2], ev[3]))
+    return peak
+
+
+class MediaFilter(ThresherFilter):
+    """One filter for every non-text kind; each rule names its kind (`media:image_too_small`)."""
+
+    name = "🖼 media"
+    rule_prefix = "media"
+    KINDS = (Kind.IMAGE, Kind.GIF, Kind.AUDIO, Kind.MIDI, Kind.BLOB, Kind.PDF, Kind.EPUB)
+
+    def __init__(self, rules: dict[str, Any], exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.r = {k: v for k, v in rules.items() if k != "enabled"}
+
+    def applies(self, doc: Document) -> bool:
+        return doc.metadata.get("kind") in self.KINDS
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        kind = doc.metadata["kind"]
+        return getattr(self, f"_{kind}")(doc, doc.metadata, doc.metadata.setdefault("extra", {}))
+
+    def _image(self, doc: Document, m: dict, extra: dict) -> bool | tuple[bool, str]:
+        r = self.r
+        if not doc.media:
+            return False, "image_missing"
+        w, h = m.get("width") or doc.media[0].metadata.get("width"), m.get("height") or doc.media[0].metadata.get("height")
+        if not w or not h:
+            return False, "image_no_size"
+        if r.get("image_min_side") and min(w, h) < r["image_min_side"]:
+            return False, "image_too_small"
+        if r.get("image_max_aspect") and max(w, h) / min(w, h) > r["image_max_aspect"]:
+            return False, "image_aspect"
+        if r.get("image_min_contrast"):
+            try:
+                contrast = grey_contrast(media_bytes(doc.media[0]))
+            except Exception as e:  # PIL raises many types on damaged data
+                doc.metadata["detail"] = f"{type(e).__name__}: {e}"
+                return False, "image_corrupt"
+            extra["grey_contrast"] = round(contrast, 3)
+            if contrast < r["image_min_contrast"]:
+                return False, "image_uniform"
+        return True
+
+    def _gif(self, doc: Document, m: dict, extra: dict) -> bool | tuple[bool, str]:
+        r = self.r
+        n = m.get("n_frames") or (doc.media[0].metadata.get("n_frames") if doc.media else None) or 0
+        if r.get("gif_min_frames") and n < r["gif_min_frames"]:
+            return False, "gif_too_few_frames"
+        if r.get("gif_max_frames") and n > r["gif_max_frames"]:
+            return False, "gif_too_many_frames"
+        dur = m.get("duration_s") or 0.0
+        if r.get("gif_max_duration_s") and dur > r["gif_max_duration_s"]:
+            return False, "gif_too_long"
+        return self._image(doc, m, extra) if doc.media else (False, "gif_missing")
+
+    def _audio(self, doc: Document, m: dict, extra: dict) -> bool | tuple[bool, str]:
+        r = self.r
+        dur = m.get("duration_s")
+        if dur is None or not doc.media:
+            return False, "audio_missing"
+        if r.get("audio_min_duration_s") and dur < r["audio_min_duration_s"]:
+            return False, "audio_too_short"
+        if r.get("audio_max_duration_s") and dur > r["audio_max_duration_s"]:
+            return False, "audio_too_long"
+        silence = extra.get("silence_ratio")
+        if r.get("audio_max_silence") and silence is not None and silence > r["audio_max_silence"]:
+            return False, "audio_silent"
+        if r.get("audio_max_clipping"):
+            clip = extra.get("clipping_ratio")
+            if clip is None:
+                clip = extra["clipping_ratio"] = round(clipping_ratio(media_bytes(doc.media[0])), 5)
+            if clip > r["audio_max_clipping"]:
+                return False, "audio_clipped"
+        return True
+
+    def _midi(self, doc: Document, m: dict, extra: dict) -> bool | tuple[bool, str]:
+        r = self.r
+        events = extra.get("events") or []
+        n_notes = extra.get("n_notes")
+        if n_notes is None:
+            n_notes = sum(1 for ev in events if len(ev) > 1 and ev[1] == "on")
+        if r.get("midi_min_notes") and n_notes < r["midi_min_notes"]:
+            return False, "midi_too_few_notes"
+        if r.get("midi_min_duration_s") and (m.get("duration_s") or 0.0) < r["midi_min_duration_s"]:
+            return False, "midi_too_short"
+        if r.get("midi_max_polyphony") and events and max_polyphony(events) > r["midi_max_polyphony"]:
+            return False, "midi_polyphony"
+        return True
+
+    def _blob(self, doc: Document, m: dict, extra: dict) -> bool | tuple[bool, str]:
+        r = self.r
+        size = m.get("size_bytes")
+        if size is None and doc.media:
+            size = len(media_bytes(doc.media[0]))
+        size = size or 0
+        if r.get("blob_min_bytes") and size < r["blob_min_bytes"]:
+            return False, "blob_too_small"
+        if r.get("blob_max_bytes") and size > r["blob_max_bytes"]:
+            return False, "blob_too_large"
+        head = media_bytes(doc.media[0]) if doc.media else b""
+        if extra.get("entropy_bits", 1.0) == 0.0 and not head.strip(b"\x00"):
+            return False, "blob_all_zero"
+        return True
+
+    def _document(self, doc: Document, m: dict, extra: dict) -> bool | tuple[bool, str]:
+        r = self.r
+        text = doc.text.replace(IMAGE_PLACEHOLDER, "").strip()
+        if r.get("doc_min_chars") and len(text) < r["doc_min_chars"]:
+            if doc.media:  # too little text, but the images are content: keep them
+                flags = list(m.get("flags") or [])
+                m["flags"] = flags + ["images_only"] if "images_only" not in flags else flags
+                return True
+            return False, f"{m['kind']}_no_text"
+        if r.get("doc_max_garbled") and text:
+            garbled = sum(len(g) for g in _GARBLED.findall(text)) / len(text)
+            extra["garbled_ratio"] = round(garbled, 4)
+            if garbled > r["doc_max_garbled"]:
+                return False, f"{m['kind']}_garbled"
+        return True
+
+    _pdf = _epub = _document

@@ -1,0 +1,76 @@
+"""The shard stage: encode every record with the vocabulary and pack the tokens into Megatron shards.
+
+Reads WORKDIR/caption when it exists (else the latest of filter, dedup, extract) and the vocabulary
+in WORKDIR/tokenizer. Each rank writes `shards/{split}_{rank}_{part}.bin/.idx`; the last rank to
+finish merges the ranks' part files into `shards/manifest.json` (written last: complete when there).
+Beside them, `shards/{rank}.parquet` holds one row per encoded record (no text or media bytes; its
+split, file, position and token count in `extra.shard`), and records that cannot be encoded go to
+`shards/_errors/` with a reason, so input rows = rows in shards/ + rows in shards/_errors/.
+A document goes to val when a seeded hash of its id falls under `shard.val_fraction`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datatrove.data import Document, DocumentsPipeline
+
+from thresher.config import Config, ShardConfig
+from thresher.errors import StageError
+from thresher.io import RecordReader, RecordWriter
+from thresher.pipelines.engine import StagePlan
+from thresher.pipelines.tokenizer import INPUTS, latest_input
+from thresher.steps import RecordStep
+
+
+class EncodeAndShard(RecordStep):
+    stage = "shard"
+    name = "📦 shard"
+
+    def __init__(self, cfg: ShardConfig, vocab_dir: Path, output: Path, tasks: int):
+        super().__init__(output / "_errors")
+        self.cfg, self.vocab_dir, self.output, self.tasks = cfg, Path(vocab_dir), Path(output), tasks
+        self.encoder = self.writer = None
+
+    def process(self, doc: Document) -> Document:
+        from thresher.tokenizer.encode import coin
+
+        tokens = self.encoder.encode(doc)
+        split = "val" if coin(self.cfg.seed, "split", doc.id) < self.cfg.val_fraction else "train"
+        kind = doc.metadata.get("kind") or "text"
+        prefix, position = self.writer.add(split, tokens, kind)
+        self.stat_update(f"{split}:{kind}")
+        self.stat_update("tokens", value=len(tokens))
+        doc.text = ""  # the row is an index entry: the content lives in the shard
+        for m in doc.media:
+            m.media_bytes = None
+        doc.metadata.setdefault("extra", {})["shard"] = {"split": split, "file": prefix, "index": position,
+                                                         "tokens": int(len(tokens))}
+        return doc
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from thresher.tokenizer.encode import Encoder
+        from thresher.tokenizer.mmidx import token_dtype
+        from thresher.tokenizer.shards import ShardWriter, merge_manifest
+        from thresher.tokenizer.vocab import load_vocab
+
+        vocab = load_vocab(self.vocab_dir)
+        self.encoder = Encoder(vocab, caption_first=self.cfg.caption_first, seed=self.cfg.seed)
+        (self.output / "manifest.json").unlink(missing_ok=True)  # being rewritten: not complete now
+        self.writer = ShardWriter(self.output, rank, token_dtype(vocab.size), self.cfg.max_tokens_per_file)
+        yield from super().run(data, rank, world_size)
+        self.writer.close()
+        for key, n in self.encoder.dropped.items():
+            self.stat_update(f"dropped:{key}", value=n)
+        merge_manifest(self.output, world_size, {
+            "vocab_fingerprint": vocab.fingerprint, "vocab_size": vocab.size, "eos_id": vocab.eos_id,
+            "dtype": token_dtype(vocab.size).name, "vocab_dir": "../tokenizer", "seed": self.cfg.seed,
+            "val_fraction": self.cfg.val_fraction})
+
+
+def plan(cfg: Config) -> StagePlan:
+    src, out, vocab_dir = latest_input(cfg, ("caption",) + INPUTS), cfg.work / "shards", cfg.work / "tokenizer"
+    if not (vocab_dir / "vocab.json").is_file():
+        raise StageError(f"the shard stage needs the vocabulary in {vocab_dir}: run the tokenizer stage first")
+    return StagePlan("shard", [RecordReader(src), EncodeAndShard(cfg.shard, vocab_dir, out, cfg.tasks),
+                               RecordWriter(out)], cfg.tasks, out, input=src)

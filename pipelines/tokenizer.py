@@ -1,0 +1,72 @@
+"""The tokenizer stage: train the vocabulary (BPE, image palette, audio codebook) from the records.
+
+Reads the latest of WORKDIR/filter, dedup, extract that exists (the stages before it may be turned
+off); writes WORKDIR/tokenizer/: bpe.model, palette.npy, codebook.npy and vocab.json (last). One
+task: the models are fitted once over a seeded sample of the whole corpus, so the reader deals every
+input file to that one task.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from thresher.config import Config, TokenizerConfig
+from thresher.io import RecordReader
+from thresher.pipelines.engine import StagePlan
+
+INPUTS = ("filter", "dedup", "extract")
+
+
+def latest_input(cfg: Config, stages: tuple[str, ...] = INPUTS) -> Path:
+    """The first of `stages` whose folder exists under WORKDIR (default: filter, dedup, extract)."""
+    for stage in stages:
+        if (cfg.work / stage).is_dir():
+            return cfg.work / stage
+    return cfg.work / stages[-1]  # missing: run_plan says which stage to run first
+
+
+class TrainVocabulary(PipelineStep):
+    name = "🔤 vocabulary"
+    type = "🔢 - TOKENIZER"
+
+    def __init__(self, cfg: TokenizerConfig, output: Path):
+        super().__init__()
+        self.cfg, self.output = cfg, Path(output)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from thresher.tokenizer.train import Samples, train_vocab
+
+        if world_size != 1:
+            raise RuntimeError("the tokenizer stage runs as one task (it fits one vocabulary)")
+        work = self.output / "_work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        (self.output / "vocab.json").unlink(missing_ok=True)
+        samples = Samples(self.cfg, work)
+        for doc in data or ():
+            self.stat_update("in", f"kind:{doc.metadata.get('kind')}")
+            with self.track_time():
+                samples.add(doc)
+        with self.track_time():
+            for name in ("bpe.model", "palette.npy", "codebook.npy"):
+                (self.output / name).unlink(missing_ok=True)
+            layout = train_vocab(samples, work)
+            for name in ("bpe.model", "palette.npy", "codebook.npy"):
+                (work / name).replace(self.output / name)
+            (work / "vocab.json").replace(self.output / "vocab.json")  # last: its presence means complete
+        shutil.rmtree(work, ignore_errors=True)
+        for key, n in samples.skipped.items():
+            self.stat_update(f"skipped:{key}", value=n)
+        self.stat_update("vocab_size", value=layout["vocab_size"])
+        return
+        yield  # a generator step with no output records
+
+
+def plan(cfg: Config) -> StagePlan:
+    src, out = latest_input(cfg), cfg.work / "tokenizer"
+    return StagePlan("tokenizer", [RecordReader(src), TrainVocabulary(cfg.tokenizer, out)], 1, out, input=src,
+                     counts_input=False)

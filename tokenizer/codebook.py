@@ -1,0 +1,76 @@
+"""The audio range: a codebook of K log-mel frames (k-means), 25 frames per second of 16 kHz mono.
+
+Audio -> mono 16 kHz (soxr resampling when needed) -> mel power spectrogram (80 bins, FFT 1024,
+hop 640 samples = 40 ms, so 25 frames/s) -> log10 (floor 1e-5 ~ -100 dB) -> each frame replaced by
+its nearest codeword. Decoding turns the codewords back into a mel spectrogram and a waveform by
+Griffin-Lim (thresher.tokenizer.mel): phase is lost, so what comes back is recognisable, not
+faithful; the measured error is the log-mel distance, which is what the model sees.
+
+k-means needs at least K frames; with fewer (a tiny corpus) the codebook keeps every distinct frame
+and fills the rest with copies of the quietest one (silence), recording how many were learned.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from thresher.tokenizer import mel
+
+SAMPLE_RATE = 16_000
+N_FFT = 1024
+N_MELS = 80
+LOG_FLOOR = 1e-5  # power floor before log10: -50 in log10 units, i.e. -100 dB
+
+
+def hop(frames_per_s: int) -> int:
+    return SAMPLE_RATE // frames_per_s
+
+
+def load_audio(data: bytes, max_seconds: float) -> np.ndarray:
+    """Audio file bytes -> float32 (n,) mono at 16 kHz, cut at `max_seconds`."""
+    import soundfile as sf
+
+    wave, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True, frames=int(max_seconds * 192_000) or -1)
+    wave = wave.mean(axis=1)
+    if sr != SAMPLE_RATE:
+        import soxr  # librosa's resampler, without librosa's slow import
+
+        wave = soxr.resample(wave, sr, SAMPLE_RATE)
+    return np.ascontiguousarray(wave[: int(max_seconds * SAMPLE_RATE)], dtype=np.float32)
+
+
+def log_mel(wave: np.ndarray, frames_per_s: int) -> np.ndarray:
+    """float32 (n,) samples -> float32 (frames, N_MELS) log10 mel power."""
+    power = mel.mel_power(wave, SAMPLE_RATE, N_FFT, hop(frames_per_s), N_MELS)
+    return np.log10(np.maximum(power, LOG_FLOOR)).astype(np.float32)
+
+
+def train_codebook(frames: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
+    """k-means over log-mel frames: float32 (n, N_MELS) -> (float32 (k, N_MELS) codewords, learned)."""
+    frames = np.asarray(frames, np.float32).reshape(-1, N_MELS)
+    silence = np.full((1, N_MELS), np.log10(LOG_FLOOR), np.float32)
+    distinct = np.unique(np.concatenate([frames, silence]), axis=0)
+    if len(distinct) <= k:
+        fill = np.repeat(silence, k - len(distinct), axis=0)
+        return np.concatenate([distinct, fill]), len(distinct)
+    from sklearn.cluster import MiniBatchKMeans
+
+    km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=1, batch_size=4096, max_iter=50)
+    km.fit(np.concatenate([frames, silence]))
+    return km.cluster_centers_.astype(np.float32), k
+
+
+def quantize(frames: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """float32 (t, N_MELS) -> int64 (t,) nearest codewords (Euclidean)."""
+    d = (codebook * codebook).sum(1)[None, :] - 2 * frames @ codebook.T  # (t, k)
+    return d.argmin(1)
+
+
+def to_wave(codes: np.ndarray, codebook: np.ndarray, frames_per_s: int, n_iter: int = 32) -> np.ndarray:
+    """int (t,) codes -> float32 (t * hop,) samples at 16 kHz by Griffin-Lim."""
+    power = np.power(10.0, codebook[np.asarray(codes, np.int64)])  # (t, N_MELS)
+    wave = mel.griffin_lim(power, SAMPLE_RATE, N_FFT, hop(frames_per_s), n_iter=n_iter)
+    peak = float(np.abs(wave).max()) if len(wave) else 0.0
+    return (wave / peak * 0.9 if peak > 1.0 else wave).astype(np.float32)

@@ -355,7 +355,7 @@ class TrainConfig(Strict):
     compile: bool = False  # torch.compile the model
     parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun with more than one process
     nproc: int = Field(1, ge=1)  # processes per node; > 1: the stage launches torchrun
-    sample_tokens: int = Field(0, ge=0)  # after training, sample this many tokens to sample.txt
+    sample_tokens: int = Field(64, ge=0)  # after training, sample up to this many tokens into train/<run>/samples/
 
 
 class Config(Strict):

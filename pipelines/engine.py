@@ -13,7 +13,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -34,6 +34,11 @@ class StagePlan:
     output: Path  # WORKDIR/<stage>
     input: Path | None = None  # the folder whose rows this stage reads (None for pull)
     counts_input: bool = True  # False when the stage's outputs are not a partition of its inputs
+    # Further pipelines run after this one, in order, each with its own executor, task count and
+    # logs in _logs/<its name> (name them "<stage>/<part>"); the stage's summary counts this plan's
+    # input and output once all have run; a plan with an empty `pipeline` only groups its `then`.
+    # Used by stages that need several passes (dedup).
+    then: list["StagePlan"] = field(default_factory=list)
 
 
 @dataclass
@@ -109,7 +114,7 @@ def build_executor(cfg: Config, plan: StagePlan, tasks: int, depends: PipelineEx
 
         return SlurmPipelineExecutor(
             plan.pipeline, tasks=tasks, time=ex.time, partition=ex.partition, cpus_per_task=ex.cpus_per_task,
-            mem_per_cpu_gb=ex.mem_per_cpu_gb, workers=ex.workers, job_name=f"thresher-{plan.name}", qos=ex.qos,
+            mem_per_cpu_gb=ex.mem_per_cpu_gb, workers=ex.workers, job_name=f"thresher-{plan.name.replace('/', '-')}", qos=ex.qos,
             venv_path=ex.venv_path, env_command=ex.env_command, sbatch_args=dict(ex.sbatch_args),
             logging_dir=logging_dir, slurm_logs_folder=str(logs_dir(cfg, plan.name) / "slurm"), depends=depends,
         )
@@ -140,6 +145,8 @@ def _progress(stage: str, logdir: Path, tasks: int, stop: threading.Event) -> No
 
 def run_plan(cfg: Config, plan: StagePlan, *, depends: PipelineExecutor | None = None) -> tuple[StageResult, PipelineExecutor | None]:
     """Run one stage to completion (local) or submit it (slurm, ray); return its summary."""
+    if plan.then:
+        return _run_parts(cfg, plan, depends)
     if plan.input is not None and not isinstance(cfg.executor, SlurmExecutor) and not plan.input.is_dir():
         raise StageError(f"{plan.name} reads {plan.input}, which does not exist: run the stage before it first")
     plan.output.mkdir(parents=True, exist_ok=True)
@@ -168,6 +175,18 @@ def run_plan(cfg: Config, plan: StagePlan, *, depends: PipelineExecutor | None =
     if missing:
         raise StageError(f"{plan.name}: tasks {sorted(missing)[:10]} did not finish; see {logs_dir(cfg, plan.name)}/logs")
     return summarize(plan, time.monotonic() - start), executor
+
+
+def _run_parts(cfg: Config, plan: StagePlan, depends: PipelineExecutor | None) -> tuple[StageResult, PipelineExecutor | None]:
+    """Run `plan` without its `then` (unless its pipeline is empty), then each of `then`."""
+    start, results = time.monotonic(), []
+    for part in ([replace(plan, then=[])] if plan.pipeline else []) + plan.then:
+        result, executor = run_plan(cfg, part, depends=depends)
+        depends = executor or depends
+        results.append(result)
+    if any(r.submitted for r in results):
+        return StageResult(plan.name, sum(r.read for r in results if r.submitted), 0, submitted=True), depends
+    return summarize(plan, time.monotonic() - start, skipped=all(r.skipped for r in results)), depends
 
 
 def summarize(plan: StagePlan, seconds: float, skipped: bool = False) -> StageResult:

@@ -1,0 +1,85 @@
+"""Union-find over the verified pairs of every band, then one survivor per cluster.
+
+The pairs are read one band at a time and folded into a label per record (connected components
+of the graph "current labels + this band's pairs", scipy's C implementation), so the memory is one
+int64 label per record plus one band's pairs, flat in the number of bands.
+
+Survivor rule, in order: a record of an earlier run (already published, so it stays), then the
+highest `score` (the configured rule: longest, quality, or source priority), then the longest
+content, then the first row (so that reruns pick the same one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from thresher.dedup.index import EXACT, FAILED_ROW, KEPT, KEPT_IN_CLUSTER, NEAR, IndexSet, _atomic_save, rank_name
+
+
+def components(n: int, pair_batches: Iterable[np.ndarray]) -> np.ndarray:
+    """(n,) int64 cluster label per row, given batches of (k, 2) row pairs.
+
+    >>> components(5, [np.array([[0, 1]]), np.array([[1, 3]])]).tolist()
+    [0, 0, 1, 0, 2]
+    """
+    labels = np.arange(n, dtype=np.int64)
+    for pairs in pair_batches:
+        lu, lv = labels[pairs[:, 0]], labels[pairs[:, 1]]
+        m = lu != lv
+        if not m.any():
+            continue
+        graph = coo_matrix((np.ones(int(m.sum()), np.int8), (lu[m], lv[m])), shape=(n, n)).tocsr()
+        _, comp = connected_components(graph, directed=False)
+        labels = comp[labels].astype(np.int64)
+    return labels
+
+
+def survivors(labels: np.ndarray, earlier: np.ndarray, score: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """(n,) the row that survives in each row's cluster (itself when it is alone)."""
+    rows = np.arange(labels.size)
+    order = np.lexsort((rows, -length, -score, ~earlier, labels))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = labels[order[1:]] != labels[order[:-1]]
+    best = np.empty(labels.max() + 1 if labels.size else 0, dtype=np.int64)
+    best[labels[order[first]]] = order[first]
+    return best[labels]
+
+
+def assign(ix: IndexSet, pair_files: list[Path], out: Path) -> dict[str, int]:
+    """Cluster, pick survivors, and write `out/<rank>.npz` (action, survivor row, survivor id) for
+    each rank of this run. Returns counts for the stage's stats."""
+    n = len(ix)
+    labels = components(n, (np.load(f) for f in pair_files))
+    earlier = np.arange(n) >= ix.n_current
+    score = np.nan_to_num(ix.info("score").astype(np.float64), nan=-np.inf)
+    surv = survivors(labels, earlier, score, ix.info("length"))
+    size = np.bincount(labels, minlength=n)[labels]
+    cur = np.arange(ix.n_current)
+    status = ix.parts[0].info("status")
+    key0, check = ix.keys(0), ix.info("check")
+    s = surv[cur]
+    action = np.full(cur.size, KEPT, dtype=np.uint8)
+    action[(size[cur] > 1) & (s == cur)] = KEPT_IN_CLUSTER
+    removed = s != cur
+    same = (key0[cur] == key0[s]) & (check[cur] == check[s])
+    action[removed & same] = EXACT
+    action[removed & ~same] = NEAR
+    action[status != 0] = FAILED_ROW
+    in_cluster = (action == KEPT_IN_CLUSTER) | removed
+    surv_id = np.full(cur.size, "", dtype=object)
+    if in_cluster.any():
+        surv_id[in_cluster] = ix.ids(s[in_cluster])
+    current = ix.parts[0]
+    for i, rank in enumerate(current.ranks):
+        a, b = current.offsets[i], current.offsets[i + 1]
+        _atomic_save(out / f"{rank_name(rank)}.npz", lambda f: np.savez(
+            f, action=action[a:b], survivor=np.where(in_cluster[a:b], s[a:b], -1),
+            survivor_id=surv_id[a:b].astype(str)))
+    return {"clusters": int(np.unique(labels[cur][in_cluster[cur]]).size) if in_cluster.any() else 0,
+            "exact_duplicate": int((action == EXACT).sum()), "near_duplicate": int((action == NEAR).sum()),
+            "failed": int((action == FAILED_ROW).sum())}

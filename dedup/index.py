@@ -1,0 +1,182 @@
+"""The dedup index on disk: fingerprints per rank, as numpy files that later steps memory-map.
+
+    <index>/params.json           the fingerprinting parameters (an index is comparable only with
+                                  one made with the same values)
+    <index>/keys/<rank>.npy       (n, slots) uint64: exact key, then LSH band keys (0: none)
+    <index>/sig/<rank>.npy        (n, num_perm) uint32 MinHash signatures
+    <index>/info/<rank>.npz       group, status, score, length, check, phash, color: (n,) each
+    <index>/ids/<rank>.npy        (n,) the record ids (unicode)
+    <index>/assign/<rank>.npz     written by the cluster step: what happened to each row
+
+Global row numbers run over the ranks in order, then over earlier indexes (incremental runs), so
+one int64 names any record. Every file is written under a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from thresher.dedup.features import Fingerprints, Params
+from thresher.errors import StageError
+
+INDEX_VERSION = 1
+INFO_FIELDS = ("group", "status", "score", "length", "check", "phash", "color")
+
+
+def _atomic_save(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+    os.replace(tmp, path)
+
+
+def rank_name(rank: int) -> str:
+    return f"{rank:05d}"
+
+
+def write_params(folder: Path, p: Params) -> None:
+    """Record the parameters; an index folder that already holds different ones is an error."""
+    path = Path(folder) / "params.json"
+    record = {"version": INDEX_VERSION, **asdict(p), "source_priority": list(p.source_priority)}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != record:
+            raise StageError(f"{folder} was made with other dedup settings ({_diff(old, record)}); "
+                             "rerun the dedup stage with --force to rebuild it")
+        return
+    _atomic_save(path, lambda f: f.write(json.dumps(record, indent=1).encode()))
+
+
+def _diff(a: dict, b: dict) -> str:
+    return ", ".join(f"{k}: {a.get(k)!r} here, {b.get(k)!r} now" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+
+
+def write_rank(folder: Path, rank: int, fp: Fingerprints, ids: list[str]) -> None:
+    folder, name = Path(folder), rank_name(rank)
+    _atomic_save(folder / "sig" / f"{name}.npy", lambda f: np.save(f, fp.sig))
+    _atomic_save(folder / "info" / f"{name}.npz", lambda f: np.savez(f, **{k: getattr(fp, k) for k in INFO_FIELDS}))
+    _atomic_save(folder / "ids" / f"{name}.npy", lambda f: np.save(f, np.array(ids, dtype=str)))
+    _atomic_save(folder / "keys" / f"{name}.npy", lambda f: np.save(f, fp.keys))  # last: marks the rank done
+
+
+class Index:
+    """A read-only view of one index folder (all its ranks)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        if not (self.folder / "params.json").is_file():
+            raise StageError(f"{self.folder} is not a dedup index (no params.json); point dedup.index at an "
+                             "earlier run's WORKDIR/dedup/_index")
+        self.params = json.loads((self.folder / "params.json").read_text())
+        self.ranks = sorted(int(p.stem) for p in (self.folder / "keys").glob("*.npy"))
+        self._keys = [np.load(self.folder / "keys" / f"{rank_name(r)}.npy", mmap_mode="r") for r in self.ranks]
+        self.sizes = np.array([k.shape[0] for k in self._keys], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+        self._sig = None
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def keys(self, slot: int) -> np.ndarray:
+        """(n,) uint64: one key column over all ranks."""
+        if not self._keys:
+            return np.zeros(0, np.uint64)
+        return np.concatenate([np.asarray(k[:, slot]) if slot < k.shape[1] else np.zeros(k.shape[0], np.uint64)
+                               for k in self._keys])
+
+    def info(self, field: str) -> np.ndarray:
+        parts = []
+        for r in self.ranks:
+            with np.load(self.folder / "info" / f"{rank_name(r)}.npz") as z:
+                parts.append(z[field])
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def sig_rows(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), num_perm) signatures of global rows, gathered from the memory-mapped files."""
+        if self._sig is None:
+            self._sig = [np.load(self.folder / "sig" / f"{rank_name(r)}.npy", mmap_mode="r") for r in self.ranks]
+        out = np.empty((rows.size, int(self.params["num_perm"])), dtype=np.uint32)
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        for i in np.unique(which):
+            m = which == i
+            out[m] = self._sig[i][rows[m] - self.offsets[i]]
+        return out
+
+    def ids(self, rows: np.ndarray) -> np.ndarray:
+        """The record ids of global rows."""
+        out = np.empty(rows.size, dtype=object)
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        for i in np.unique(which):
+            m = which == i
+            ids = np.load(self.folder / "ids" / f"{rank_name(self.ranks[i])}.npy")
+            out[m] = ids[rows[m] - self.offsets[i]]
+        return out
+
+    def kept(self) -> np.ndarray:
+        """(n,) bool: rows that survived this index's own run (what a later run dedups against)."""
+        parts = []
+        for r in self.ranks:
+            path = self.folder / "assign" / f"{rank_name(r)}.npz"
+            if not path.is_file():
+                raise StageError(f"{self.folder} has no cluster results for rank {r}: its dedup run did not finish")
+            with np.load(path) as z:
+                parts.append(z["action"] <= KEPT_IN_CLUSTER)
+        return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+
+# assign/<rank>.npz: action (n,) uint8, cluster (n,) int64 global row of the survivor (-1: none)
+KEPT, KEPT_IN_CLUSTER, EXACT, NEAR, FAILED_ROW = 0, 1, 2, 3, 4
+REASONS = {EXACT: "exact_duplicate", NEAR: "near_duplicate"}
+
+
+class IndexSet:
+    """This run's index followed by earlier runs' indexes, under one global row numbering."""
+
+    def __init__(self, current: Index, earlier: list[Index]):
+        self.parts = [current, *earlier]
+        for old in earlier:
+            mine = {k: v for k, v in old.params.items() if k in ("num_perm", "seed", "ngram", "bands", "rows",
+                                                                  "midi_ngram", "image_max_distance")}
+            here = {k: current.params[k] for k in mine}
+            if mine != here:
+                raise StageError(f"the earlier index {old.folder} was made with other settings ({_diff(mine, here)}); "
+                                 "set the same dedup settings or rebuild it")
+        self.offsets = np.concatenate([[0], np.cumsum([len(p) for p in self.parts])]).astype(np.int64)
+        self.n_current = len(current)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def keys(self, slot: int) -> np.ndarray:
+        return np.concatenate([p.keys(slot) for p in self.parts])
+
+    def info(self, field: str) -> np.ndarray:
+        return np.concatenate([p.info(field) for p in self.parts])
+
+    def usable(self) -> np.ndarray:
+        """(n,) bool: rows that take part: this run's fingerprinted rows, earlier runs' survivors."""
+        status = self.parts[0].info("status") == 0
+        return np.concatenate([status, *[p.kept() for p in self.parts[1:]]])
+
+    def _split(self, rows: np.ndarray, fn) -> np.ndarray:
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        out = None
+        for i in np.unique(which):
+            m = which == i
+            got = fn(self.parts[i], rows[m] - self.offsets[i])
+            if out is None:
+                out = np.empty((rows.size, *got.shape[1:]), dtype=got.dtype)
+            out[m] = got
+        return out if out is not None else np.zeros(0)
+
+    def sig_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self._split(rows, Index.sig_rows)
+
+    def ids(self, rows: np.ndarray) -> np.ndarray:
+        return self._split(rows, Index.ids)

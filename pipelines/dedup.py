@@ -1,0 +1,55 @@
+"""The dedup stage: records from `extract/` -> survivors in `dedup/`, duplicates in `dedup/_removed/`.
+
+Four passes, each a datatrove pipeline on the configured executor (so the same stage runs on one
+machine or across Slurm/Ray): fingerprints per rank -> verified pairs per LSH band -> clusters and
+survivors -> filter per rank (thresher.dedup.steps). The fingerprints stay in `dedup/_index/`, so
+a later run can dedup a new batch against this one (`dedup.index`). Removed rows carry
+`cluster_id` and `duplicate_of` (the survivor's id) and reason exact_duplicate or near_duplicate;
+records dedup cannot read (empty text, missing or undecodable media) go to `dedup/_errors/`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from thresher.config import Config, DedupConfig, LocalExecutor
+from thresher.dedup.buckets import Checks
+from thresher.dedup.features import Params
+from thresher.dedup.index import write_params
+from thresher.dedup.lsh import optimal_bands
+from thresher.dedup.steps import DedupBuckets, DedupCluster, DedupFilter, DedupSignatures
+from thresher.io import RecordReader, RecordWriter
+from thresher.pipelines.engine import StagePlan, logs_dir
+
+
+def params(d: DedupConfig) -> Params:
+    bands, rows = (d.bands, d.rows) if d.bands is not None else optimal_bands(d.threshold, d.num_perm)
+    return Params(num_perm=d.num_perm, seed=d.seed, ngram=d.ngram, bands=bands, rows=rows, midi_ngram=d.midi_ngram,
+                  image_max_distance=d.image_max_distance, survivor=d.survivor, source_priority=tuple(d.source_priority))
+
+
+def plan(cfg: Config) -> StagePlan:
+    src, out = cfg.work / "extract", cfg.work / "dedup"
+    if not cfg.dedup.enabled:
+        return StagePlan("dedup", [RecordReader(src), RecordWriter(out)], cfg.tasks, out, input=src)
+    d, index = cfg.dedup, out / "_index"
+    p = params(d)
+    write_params(index, p)
+    # The filter pass must deal the extract files to ranks exactly as the fingerprint pass did.
+    record = logs_dir(cfg, "dedup/signatures") / "tasks.json"
+    tasks = json.loads(record.read_text())["tasks"] if record.is_file() else cfg.tasks
+    checks = Checks(threshold=d.threshold, midi_threshold=d.midi_threshold, image_max_distance=d.image_max_distance,
+                    verify=d.verify, window=d.window)
+    parts = [
+        StagePlan("dedup/signatures", [RecordReader(src), DedupSignatures(p, index, out / "_errors", d.batch_docs)],
+                  tasks, index, input=src, counts_input=False),
+        # one task per band scales out on slurm/ray; on one machine a single in-process task beats
+        # starting a worker pool for a second of numpy work per band
+        StagePlan("dedup/buckets", [DedupBuckets(index, d.index, checks, p.slots)],
+                  1 if isinstance(cfg.executor, LocalExecutor) else min(p.slots, cfg.tasks), index / "pairs",
+                  counts_input=False),
+        StagePlan("dedup/cluster", [DedupCluster(index, d.index, p.slots)], 1, index / "assign", counts_input=False),
+        StagePlan("dedup/filter", [RecordReader(src), DedupFilter(index, out / "_removed"), RecordWriter(out)],
+                  tasks, out, input=src),
+    ]
+    return StagePlan("dedup", [], tasks, out, input=src, then=parts)

@@ -186,7 +186,7 @@ def write_files(parsed: Parsed, vocab: Vocab, folder: Path, stem: str) -> list[P
             path = path.with_suffix(mimetypes.guess_extension(mime) or ".bin")
             path.write_bytes(data)
         written.append(path)
-    if any(t.strip() for t in text):
+    if any(seg.kind in ("text", "caption") for seg in parsed.segments):
         path = folder / f"{stem}.txt"
         path.write_text("".join(text), encoding="utf-8")
         written.append(path)

@@ -64,7 +64,8 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
         out[i * hop:i * hop + n_fft] += frame
         norm[i * hop:i * hop + n_fft] += win * win
     out /= np.where(norm > 1e-8, norm, 1.0)
-    return out[n_fft // 2:n_fft // 2 + length]
+    out = out[n_fft // 2:n_fft // 2 + length]
+    return np.pad(out, (0, length - len(out)))  # the last frame's centre lies past the signal's end
 
 
 def mel_power(wave: np.ndarray, sr: int, n_fft: int, hop: int, n_mels: int) -> np.ndarray:

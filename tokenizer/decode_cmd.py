@@ -1,0 +1,100 @@
+"""`thresher decode SOURCE -o DIR`: turn token ids back into files a person can open.
+
+SOURCE is either a shards folder (WORKDIR/shards; its vocabulary is WORKDIR/tokenizer unless
+--vocab says otherwise, and the fingerprints must agree), or a file of token ids: `.npy`, `.json`
+(a list of ids, a list of lists, or {"tokens": [...]}) or text with ids separated by spaces/commas.
+From shards, `--doc N` picks documents of the split; without it, the first document of each kind
+found among the first `--scan` documents is written (one text, one image, one audio, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from thresher.errors import ThresherError
+from thresher.tokenizer.decode import parse, write_files
+from thresher.tokenizer.vocab import load_vocab
+
+
+def _read_ids(path: Path) -> list[np.ndarray]:
+    if path.suffix == ".npy":
+        arr = np.load(path)
+        return [arr] if arr.ndim == 1 else list(arr)
+    raw = path.read_text()
+    if path.suffix == ".json":
+        obj = json.loads(raw)
+        obj = obj.get("tokens", obj) if isinstance(obj, dict) else obj
+        if obj and isinstance(obj[0], list):
+            return [np.array(x, np.int64) for x in obj]
+        return [np.array(obj, np.int64)]
+    try:
+        return [np.array([int(x) for x in raw.replace(",", " ").split()], np.int64)]
+    except ValueError:
+        raise ThresherError(f"{path}: expected token ids separated by spaces or commas") from None
+
+
+def decode_command(source: Path, out: Path, *, vocab_dir: Path | None = None, split: str = "train",
+                   docs: list[int] | None = None, scan: int = 2000) -> list[Path]:
+    """Write the decoded files of SOURCE into OUT; return their paths."""
+    source = Path(source)
+    if source.is_dir():
+        from thresher.tokenizer.reader import ShardReader, load_manifest
+
+        manifest = load_manifest(source)
+        vocab_dir = vocab_dir or (source / manifest.get("vocab_dir", "../tokenizer"))
+        vocab = load_vocab(vocab_dir, expect_fingerprint=manifest["vocab_fingerprint"])
+        reader = ShardReader(source, split, seq_len=1, expect_fingerprint=vocab.fingerprint)
+        picked: list[tuple[str, np.ndarray]] = []
+        if docs:
+            for i in docs:
+                if not 0 <= i < reader.n_documents:
+                    raise ThresherError(f"--doc {i}: the {split} split has {reader.n_documents} documents")
+                picked.append((f"{split}_{i:06d}", reader.document(i)))
+        else:
+            seen: set[str] = set()
+            for i in range(min(scan, reader.n_documents)):
+                tokens = reader.document(i)
+                label = parse(tokens, vocab).label
+                if label not in seen:
+                    seen.add(label)
+                    picked.append((f"{split}_{i:06d}_{label.replace('+', '-')}", tokens))
+    else:
+        if vocab_dir is None:
+            raise ThresherError(f"{source} is a file of token ids: say which vocabulary with --vocab WORKDIR/tokenizer")
+        if not source.is_file():
+            raise ThresherError(f"{source} not found")
+        vocab = load_vocab(vocab_dir)
+        picked = [(f"{source.stem}_{k:03d}", ids) for k, ids in enumerate(_read_ids(source))]
+    written: list[Path] = []
+    for stem, tokens in picked:
+        bad = tokens[(tokens < 0) | (tokens >= vocab.size)]
+        if len(bad):
+            raise ThresherError(f"{stem}: token {int(bad[0])} is outside the vocabulary of {vocab.size}")
+        written += write_files(parse(tokens, vocab), vocab, Path(out), stem)
+    return written
+
+
+def decode_cli(
+    source: Path = typer.Argument(..., help="A shards folder (WORKDIR/shards) or a file of token ids (.npy, .json, .txt)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for the decoded files."),
+    vocab: Optional[Path] = typer.Option(None, "--vocab", help="The vocabulary folder (default: the shards' own)."),
+    split: str = typer.Option("train", "--split", help="train or val (shards only)."),
+    doc: Optional[list[int]] = typer.Option(None, "--doc", help="Document index in the split (repeatable); default: one of each kind."),
+) -> None:
+    """Decode tokens back to files: text, PNG, GIF, WAV (Griffin-Lim), MIDI, bytes."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    try:
+        written = decode_command(source, out, vocab_dir=vocab, split=split, docs=list(doc or []))
+    except ThresherError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    for path in written:
+        print(path)
+    console.print(f"decode: {len(written)} files in {out}", highlight=False)

@@ -17,6 +17,8 @@ BUILT = {
     "extract": "thresher.pipelines.extract",
     "dedup": "thresher.pipelines.dedup",
     "filter": "thresher.pipelines.filter",
+    "tokenizer": "thresher.pipelines.tokenizer",
+    "shard": "thresher.pipelines.shard",
 }
 
 

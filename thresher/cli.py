@@ -158,6 +158,12 @@ app.add_typer(classifier_app, name="classifier")
 app.command("audit")(audit_cmd)
 
 
+# decoding tokens back to files (thresher.tokenizer.decode_cmd)
+from thresher.tokenizer.decode_cmd import decode_cli  # noqa: E402
+
+app.command("decode")(decode_cli)
+
+
 def main() -> None:
     try:
         app()

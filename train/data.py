@@ -36,7 +36,9 @@ class Batches:
         return self._to_device(*self.reader.next_batch(self.batch_size))
 
     def first(self, n_batches: int):
-        """Up to `n_batches` batches from the start of the split, in stream order (for evaluation)."""
+        """Up to `n_batches` batches from the start of the split, in stream order (for evaluation):
+        the same windows every time it is called."""
+        self.reader.load_state_dict({**self.reader.state_dict(), "epoch": 0, "position": 0})
         windows = []
         for tokens, doc_ids in self.reader:
             windows.append((tokens, doc_ids))

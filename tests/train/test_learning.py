@@ -29,3 +29,27 @@ def test_tiny_learns_below_the_unigram_entropy_with_balanced_experts(chain_shard
     busiest = max(layer["max"] for r in after_warmup for layer in r["expert_load"])
     assert busiest <= 1.5, busiest
     assert all(layer["entropy"] > 0.9 for r in after_warmup for layer in r["expert_load"])
+
+
+def test_per_kind_losses_weigh_up_to_the_overall_loss(chain_shards):
+    import contextlib
+
+    import torch
+
+    from thresher.train.data import Batches
+    from thresher.train.evaluate import evaluate
+    from thresher.train.loop import kind_ranges
+    from thresher.train.model import Transformer
+    from thresher.train.presets import build_config
+
+    torch.manual_seed(0)
+    model = Transformer(build_config("tiny", 96, {"seq_len": 32}), eos_id=2)
+    val = Batches(chain_shards, 32, 4, torch.device("cpu"), split="val", shuffle=False)
+    ranges = {"low": (0, 40), "high": (40, 96)}
+    ev = evaluate(model, val, 3, ranges, contextlib.nullcontext)
+    assert set(ev["val_loss_by_kind"]) == {"low", "high"} and ev["val_tokens"] == 3 * 4 * 32
+    ys = torch.cat([y for _, y, _ in val.first(3)]).flatten()
+    share_low = float((ys < 40).float().mean())
+    mixed = share_low * ev["val_loss_by_kind"]["low"] + (1 - share_low) * ev["val_loss_by_kind"]["high"]
+    assert abs(mixed - ev["val_loss"]) < 1e-6
+    assert kind_ranges(None) == {}

@@ -1,0 +1,72 @@
+"""The train stage: WORKDIR/shards -> WORKDIR/train/<run>/ (checkpoints, metrics.jsonl, samples).
+
+Training is one long job over the whole corpus, not a per-record pipeline, so it runs as a datatrove
+pipeline of ONE task whose single step calls the training loop. That keeps what every stage has:
+the executor from the config (local, or a Slurm job on a GPU node), completion markers (a finished
+run is skipped; a killed one is started again and resumes from its latest checkpoint, because
+`train.resume` is on by default) and the one-line summary. With `train.nproc > 1` the step launches
+`torchrun --nproc_per_node N -m thresher.train.loop` on the saved config instead, because DDP/FSDP
+need one process per GPU, which datatrove's task model does not give.
+
+After training, `train.sample_tokens > 0` draws one sample from the final checkpoint and decodes it
+with the tokenizer into `train/<run>/samples/`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from thresher.config import Config, save_config
+from thresher.errors import StageError
+from thresher.pipelines.engine import StagePlan
+
+
+class TrainStep(PipelineStep):
+    name = "🧠 train"
+    type = "🏋 TRAIN"
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+
+    def _torchrun(self, run_dir: Path) -> None:
+        config = run_dir / "config.yaml"
+        save_config(self.cfg, config)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+               str(self.cfg.train.nproc), "-m", "thresher.train.loop", str(config)]
+        proc = subprocess.run(cmd)
+        if proc.returncode != 0:
+            raise StageError(f"torchrun exited with {proc.returncode}: {' '.join(cmd)}")
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from thresher.train.loop import train
+
+        cfg, tc = self.cfg, self.cfg.train
+        shards, run_dir, vocab_dir = cfg.work / "shards", cfg.work / "train" / tc.run, cfg.work / "tokenizer"
+        echo = lambda line: print(line, flush=True)  # noqa: E731
+        if tc.nproc > 1:
+            self._torchrun(run_dir)
+        else:
+            with self.track_time():
+                result = train(tc, shards, run_dir, vocab_dir=vocab_dir, echo=echo)
+            self.stat_update("steps", value=result.step)
+        if tc.sample_tokens > 0 and (vocab_dir / "vocab.json").is_file():
+            from thresher.train.sample import Prompt, sample_to_files
+
+            (sample,) = sample_to_files(run_dir, run_dir / "samples", Prompt(), max_new=tc.sample_tokens,
+                                        temperature=0.8, top_p=0.95, seed=tc.seed, vocab_dir=vocab_dir)
+            echo(f"train: sample of {len(sample['tokens'])} tokens ({sample['kinds']}): {sample['text'][:200]!r}")
+        return
+        yield  # a generator like every pipeline step; training yields no records
+
+
+def plan(cfg: Config) -> StagePlan:
+    shards = cfg.work / "shards"
+    if not (shards / "manifest.json").is_file() and shards.is_dir():
+        raise StageError(f"{shards} has no manifest.json: the shard stage did not finish; run it first")
+    return StagePlan("train", [TrainStep(cfg)], tasks=1, output=cfg.work / "train", input=shards, counts_input=False)

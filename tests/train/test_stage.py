@@ -1,0 +1,88 @@
+"""The train stage end to end on real tokenizer + shard output, and `thresher sample` on its checkpoint."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from thresher.cli import app
+from thresher.config import load_config
+from thresher.errors import StageError
+from thresher.pipelines import shard, tokenizer
+from thresher.pipelines import train as train_stage
+from thresher.pipelines.engine import run_plan
+from thresher.records import new_document, new_media, to_table
+
+WORDS = "the cat sat on a mat while the dog ran to the park and the bird sang in a tree".split()
+
+
+def _png(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    img = np.zeros((24, 24, 3), np.uint8)
+    img[:, :12] = rng.integers(0, 255, 3)
+    img[:, 12:] = rng.integers(0, 255, 3)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _records(n_text: int = 120, n_image: int = 12) -> list:
+    rng = np.random.default_rng(0)
+    docs = [new_document(id=f"t{i}", kind="text", source="t", uri=f"t{i}.txt",
+                         text=" ".join(rng.choice(WORDS, int(rng.integers(20, 60))))) for i in range(n_text)]
+    docs += [new_document(id=f"i{i}", kind="image", source="t", uri=f"i{i}.png",
+                          media=[new_media("image", data=_png(i), caption="two colours")]) for i in range(n_image)]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("work")
+    (work / "extract").mkdir()
+    pq.write_table(to_table(_records()), work / "extract" / "00000.parquet")
+    cfg = load_config({"workdir": str(work), "executor": {"workers": 1, "tasks": 1},
+                       "tokenizer": {"vocab_size": 400}, "shard": {"val_fraction": 0.2},
+                       "train": {"steps": 6, "batch_size": 4, "seq_len": 64, "log_every": 2, "eval_every": 3,
+                                 "eval_batches": 2, "sample_tokens": 16}})
+    for module in (tokenizer, shard):
+        run_plan(cfg, module.plan(cfg))
+    return work, cfg
+
+
+def test_train_stage_trains_evaluates_per_kind_and_samples(workdir):
+    work, cfg = workdir
+    result, _ = run_plan(cfg, train_stage.plan(cfg))
+    run = work / "train" / "run"
+    assert (run / "checkpoints" / "step_000006.pt").is_file()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert any('"val_loss_by_kind"' in x and '"text"' in x for x in lines)
+    assert (run / "samples" / "sample_0.txt").is_file() or list((run / "samples").glob("sample_0_*"))
+    again, _ = run_plan(cfg, train_stage.plan(cfg))
+    assert again.skipped
+
+
+def test_sample_command_with_an_image_prompt_writes_files(workdir, tmp_path):
+    work, cfg = workdir
+    if not (work / "train" / "run" / "checkpoints").is_dir():
+        run_plan(cfg, train_stage.plan(cfg))
+    prompt = tmp_path / "p.png"
+    prompt.write_bytes(_png(99))
+    out = tmp_path / "samples"
+    res = CliRunner().invoke(app, ["sample", str(work / "train" / "run"), "--image", str(prompt), "--caption",
+                                   "--tokens", "12", "--num", "2", "--out", str(out), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert "sample 1" in res.output
+    missing = CliRunner().invoke(app, ["sample", str(tmp_path / "nothing.pt")])
+    assert missing.exit_code == 1 and "not found" in " ".join(missing.output.split())
+
+
+def test_train_stage_needs_finished_shards(tmp_path):
+    (tmp_path / "shards").mkdir()
+    cfg = load_config({"workdir": str(tmp_path)})
+    with pytest.raises(StageError, match="manifest.json"):
+        train_stage.plan(cfg)

@@ -1,0 +1,136 @@
+"""Sampling from a checkpoint: a prompt of text, image or audio in, tokens out, decoded to files.
+
+    thresher sample WORKDIR/train/run                      # the run's latest checkpoint
+    thresher sample step_000200.pt --prompt "Once" --tokens 200 --temperature 0.8 --top-p 0.9
+    thresher sample RUN --image cat.png --caption          # <|image|> codes <|/image|> <|caption|> -> a caption
+
+The prompt is encoded with the tokenizer the shards were made with (its fingerprint must match the
+checkpoint's); generation runs with a KV cache, one token at a time, and stops at the end-of-document
+token or after `max_new` tokens. The tokens are parsed back into text and media with the tokenizer's
+decoders: text to stdout and `sample_N.txt`, images to PNG, audio to WAV, MIDI to .mid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from thresher.errors import StageError
+from thresher.train import checkpoint as ckpt
+from thresher.train.model import Transformer
+from thresher.train.presets import from_dict
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (its latest checkpoint)."""
+    path = Path(path)
+    if path.is_dir():
+        found = ckpt.latest(path / "checkpoints") if (path / "checkpoints").is_dir() else ckpt.latest(path)
+        if found is None:
+            raise StageError(f"{path} holds no checkpoint (no checkpoints/latest.json); train first")
+        return found
+    if not path.is_file():
+        raise StageError(f"checkpoint {path} not found")
+    return path
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Transformer, dict]:
+    """The model of a checkpoint in eval mode, and the checkpoint's facts (eos_id, vocab_dir, ...)."""
+    blob = ckpt.read(resolve(path))
+    model = Transformer(from_dict(blob["model_config"]), eos_id=blob["eos_id"])
+    model.load_state_dict(blob["model"])
+    facts = {k: blob[k] for k in ("eos_id", "fingerprint", "vocab_dir", "step", "model_config")}
+    return model.to(device).eval(), facts
+
+
+def pick(logits_V: torch.Tensor, temperature: float, top_k: int, top_p: float, gen: torch.Generator) -> int:
+    """One token id from (V,) logits: greedy at temperature 0, else sampled from the distribution cut
+    to the `top_k` most likely tokens and then to the smallest set whose probability reaches `top_p`."""
+    if temperature <= 0:
+        return int(logits_V.argmax())
+    logits = logits_V.float() / temperature
+    if 0 < top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if 0 < top_p < 1:
+        probs, order = torch.sort(torch.softmax(logits, -1), descending=True)
+        outside = probs.cumsum(-1) - probs >= top_p  # tokens after the nucleus is already full
+        logits[order[outside]] = float("-inf")
+    probs = torch.softmax(logits, -1)
+    return int(torch.multinomial(probs.cpu(), 1, generator=gen))
+
+
+@torch.no_grad()
+def generate(model: Transformer, prompt: list[int], max_new: int, *, temperature: float = 1.0, top_k: int = 0,
+             top_p: float = 1.0, seed: int = 0, stop_at_eos: bool = True) -> list[int]:
+    """Continue `prompt` (token ids) by up to `max_new` tokens; an empty prompt starts a new document
+    (after an end-of-document token, as in the packed training stream)."""
+    device = model.embed.weight.device
+    eos = model.eos_id
+    if not prompt:
+        if eos is None:
+            raise ValueError("an empty prompt needs the model's end-of-document id; give a prompt")
+        prompt = [eos]
+    gen = torch.Generator().manual_seed(seed)
+    caches = model.new_caches(1, len(prompt) + max_new, device, model.embed.weight.dtype)
+    logits = model(torch.tensor([prompt], device=device), caches=caches)[0, -1]
+    out: list[int] = []
+    for _ in range(max_new):
+        token = pick(logits, temperature, top_k, top_p, gen)
+        if stop_at_eos and token == eos:
+            break
+        out.append(token)
+        logits = model(torch.tensor([[token]], device=device), caches=caches)[0, -1]
+    return out
+
+
+@dataclass
+class Prompt:
+    text: str = ""
+    image: Path | None = None
+    audio: Path | None = None
+    caption: bool = False  # end the prompt with <|caption|> (ask for the media's caption)
+    files: list[Path] = field(default_factory=list)
+
+
+def encode_prompt(p: Prompt, vocab) -> list[int]:
+    """Media first (image, then audio), then text, then the caption marker when asked."""
+    from thresher.tokenizer.encode import Encoder
+
+    enc = Encoder(vocab)
+    ids: list[int] = []
+    for path, fn in ((p.image, enc.image), (p.audio, enc.audio)):
+        if path is not None:
+            if not Path(path).is_file():
+                raise StageError(f"prompt file {path} not found")
+            ids += fn(Path(path).read_bytes())
+    ids += enc.text(p.text)
+    if p.caption:
+        ids.append(vocab.marker("<|caption|>"))
+    return ids
+
+
+def sample_to_files(checkpoint: str | Path, out: Path, prompt: Prompt, *, n: int = 1, max_new: int = 256,
+                    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0,
+                    vocab_dir: str | Path | None = None, device: str = "cpu") -> list[dict]:
+    """Draw `n` samples; decode each with the tokenizer into files under `out`. Returns one dict per
+    sample: {"tokens": [...], "text": str, "files": [paths]}."""
+    from thresher.tokenizer.decode import parse, text_of, write_files
+    from thresher.tokenizer.vocab import load_vocab
+
+    model, facts = load_model(checkpoint, device)
+    folder = vocab_dir or facts["vocab_dir"]
+    if not folder:
+        raise StageError("the checkpoint names no tokenizer folder; pass --vocab WORKDIR/tokenizer")
+    vocab = load_vocab(folder, expect_fingerprint=facts["fingerprint"])
+    ids = encode_prompt(prompt, vocab)
+    results = []
+    for i in range(n):
+        tokens = generate(model, ids, max_new, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed + i)
+        parsed = parse(tokens, vocab)
+        text = "".join(text_of(s, vocab) for s in parsed.segments if s.kind in ("text", "caption"))
+        files = write_files(parsed, vocab, Path(out), f"sample_{i}")
+        results.append({"tokens": tokens, "text": text, "files": files, "kinds": parsed.label})
+    return results

@@ -158,6 +158,12 @@ app.add_typer(classifier_app, name="classifier")
 app.command("audit")(audit_cmd)
 
 
+# sampling from a trained checkpoint (thresher.train.sample_cli)
+from thresher.train.sample_cli import sample_command  # noqa: E402
+
+app.command("sample")(sample_command)
+
+
 # decoding tokens back to files (thresher.tokenizer.decode_cmd)
 from thresher.tokenizer.decode_cmd import decode_cli  # noqa: E402
 

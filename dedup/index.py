@@ -53,6 +53,20 @@ def write_params(folder: Path, p: Params) -> None:
     _atomic_save(path, lambda f: f.write(json.dumps(record, indent=1).encode()))
 
 
+def check_earlier(folders: list[str], p: Params) -> None:
+    """Fail before any work if an earlier index is missing or was made with other settings."""
+    here = p.comparable()
+    for folder in folders:
+        path = Path(folder) / "params.json"
+        if not path.is_file():
+            raise StageError(f"dedup.index: {folder} is not a dedup index (no params.json); point it at an earlier "
+                             "run's WORKDIR/dedup/_index")
+        old = {k: v for k, v in json.loads(path.read_text()).items() if k in here}
+        if old != here:
+            raise StageError(f"dedup.index: {folder} was made with other settings ({_diff(old, here)}); "
+                             "use the same dedup settings as that run")
+
+
 def _diff(a: dict, b: dict) -> str:
     return ", ".join(f"{k}: {a.get(k)!r} here, {b.get(k)!r} now" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
 

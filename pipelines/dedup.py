@@ -15,7 +15,7 @@ import json
 from thresher.config import Config, DedupConfig, LocalExecutor
 from thresher.dedup.buckets import Checks
 from thresher.dedup.features import Params
-from thresher.dedup.index import write_params
+from thresher.dedup.index import check_earlier, write_params
 from thresher.dedup.lsh import optimal_bands
 from thresher.dedup.steps import DedupBuckets, DedupCluster, DedupFilter, DedupSignatures
 from thresher.io import RecordReader, RecordWriter
@@ -34,6 +34,7 @@ def plan(cfg: Config) -> StagePlan:
         return StagePlan("dedup", [RecordReader(src), RecordWriter(out)], cfg.tasks, out, input=src)
     d, index = cfg.dedup, out / "_index"
     p = params(d)
+    check_earlier(d.index, p)
     write_params(index, p)
     # The filter pass must deal the extract files to ranks exactly as the fingerprint pass did.
     record = logs_dir(cfg, "dedup/signatures") / "tasks.json"

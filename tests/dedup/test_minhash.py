@@ -1,0 +1,86 @@
+"""MinHash: the vectorised shingles are the reference shingles, the signatures are datasketch's,
+and the estimate tracks the true Jaccard similarity."""
+
+import random
+
+import numpy as np
+from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
+from datasketch.lsh import _optimal_param
+
+from thresher.dedup.lsh import band_keys, collision_probability, optimal_bands
+from thresher.dedup.minhash import EMPTY, MinHasher, estimate_jaccard
+from thresher.dedup.shingles import normalize_for_shingles, reference_shingles, shingle_hashes
+
+
+def _docs(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyzéß") for _ in range(rng.randint(1, 9))) for _ in range(3000)]
+    seps = [" ", "  ", "\n", "\t", "\u00a0", "\u2028", " \r\n "]
+    return ["".join(rng.choice(vocab) + rng.choice(seps) for _ in range(rng.randint(0, 300))) for _ in range(n)]
+
+
+def test_shingle_hashes_match_the_reference_sets():
+    docs = _docs(200) + ["", "   ", "one", "two words", "Ａ Ｂ Ｃ Ｄ Ｅ Ｆ"]
+    h, off = shingle_hashes(docs, 5)
+    assert off.shape == (len(docs) + 1,)
+    for i, d in enumerate(docs):
+        mine = h[off[i]:off[i + 1]]
+        ref = reference_shingles(d, 5)
+        assert len(set(mine.tolist())) == len(ref), d[:60]
+        # same shingle -> same hash, wherever it stands (the doc alone gives the same values)
+        alone, _ = shingle_hashes([d], 5)
+        assert sorted(alone.tolist()) == sorted(mine.tolist())
+
+
+def test_normalisation_folds_width_case_and_unicode_spaces():
+    assert normalize_for_shingles("Ａbc\u2028DEF") == "abc def"
+    a, _ = shingle_hashes(["Hello   World"], 2)
+    b, _ = shingle_hashes(["hello world"], 2)
+    assert a.tolist() == b.tolist()
+
+
+def test_signatures_equal_datasketch_bit_for_bit():
+    hasher = MinHasher(num_perm=112, seed=1)
+    for d in _docs(5, seed=3)[:5]:
+        shingles = [" ".join(s).encode() for s in reference_shingles(d)]
+        if not shingles:
+            continue
+        ref = MinHash(num_perm=112, seed=1)
+        ref.update_batch(shingles)
+        mine = hasher.from_hashes(np.array([sha1_hash32(s) for s in shingles], np.uint32), np.array([0, len(shingles)]))
+        assert np.array_equal(mine[0], ref.hashvalues.astype(np.uint32))
+
+
+def test_empty_documents_get_the_empty_signature_and_never_match():
+    sig = MinHasher().signatures(["", "some words here to hash", "   "])
+    assert (sig[0] == EMPTY).all() and (sig[2] == EMPTY).all() and not (sig[1] == EMPTY).all()
+    assert estimate_jaccard(sig[0], sig[2]) == 0.0
+
+
+def test_estimate_is_unbiased_with_the_expected_spread():
+    hasher = MinHasher(num_perm=112, ngram=1)
+    for target in (0.5, 0.8, 0.95):
+        errors = []
+        for t in range(60):
+            n = 300
+            inter = round(2 * target * n / (1 + target))  # |A| = |B| = n  ->  J = inter / (2n - inter)
+            a = [f"w{t}x{k}" for k in range(n)]
+            b = a[:inter] + [f"v{t}x{k}" for k in range(n - inter)]
+            sig = hasher.signatures([" ".join(a), " ".join(b)])
+            errors.append(estimate_jaccard(sig[0], sig[1]) - inter / (2 * n - inter))
+        errors = np.array(errors)
+        sd = np.sqrt(target * (1 - target) / 112)
+        assert abs(errors.mean()) < 2.5 * sd / np.sqrt(len(errors)) + 0.005
+        assert errors.std() < 1.5 * sd
+
+
+def test_band_keys_and_optimal_parameters():
+    sig = MinHasher().signatures(["a b c d e f g h", "a b c d e f g h", "x y z w v u t s"])
+    keys = band_keys(sig, 14, 8, namespace=1)
+    assert keys.shape == (3, 14) and (keys != 0).all()
+    assert (keys[0] == keys[1]).all() and not (keys[0] == keys[2]).any()
+    assert not (band_keys(sig, 14, 8, namespace=2) == keys).any()  # kinds never share a bucket
+    for threshold, perms in ((0.8, 112), (0.5, 128), (0.9, 256)):
+        assert optimal_bands(threshold, perms) == _optimal_param(threshold, perms, 0.5, 0.5)
+    assert collision_probability(0.9, 14, 8) > 0.99 > 0.2 > collision_probability(0.4, 14, 8)

@@ -68,8 +68,12 @@ def split(examples: list[Example], holdout: float, seed: int) -> tuple[list[Exam
 
 
 def train(examples: list[Example], out: str | Path, *, epoch: int = 10, lr: float = 0.5, word_ngrams: int = 2,
-          dim: int = 64, min_count: int = 1, seed: int = 0, threads: int = 1) -> Path:
-    """Train and save `out` (.bin) and its `.json` description; return the .bin path."""
+          dim: int = 64, min_count: int = 1, bucket: int = 2**18, seed: int = 0, threads: int = 1) -> Path:
+    """Train and save `out` (.bin) and its `.json` description; return the .bin path.
+
+    `bucket` (hash slots for word bigrams) is 2**18 rather than fastText's 2M: the model is
+    bucket x dim floats (64 MiB here instead of 512 MiB) and user corpora of a few thousand
+    examples do not fill more."""
     import fasttext
 
     counts = {label: sum(e.label == label for e in examples) for label in LABELS}
@@ -86,8 +90,13 @@ def train(examples: list[Example], out: str | Path, *, epoch: int = 10, lr: floa
                 if line:
                     f.write(f"__label__{e.label} {line}\n")
         fasttext.FastText.eprint = lambda *a, **k: None
-        model = fasttext.train_supervised(input=tmp_txt, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
-                                          minCount=min_count, seed=seed, thread=threads, verbose=0)
+        try:
+            model = fasttext.train_supervised(input=tmp_txt, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
+                                              minCount=min_count, bucket=bucket, seed=seed, thread=threads,
+                                              verbose=0)
+        except RuntimeError as e:  # fastText stops on "Encountered NaN." when training diverges
+            raise ThresherError(f"fastText training failed ({e}); try another --lr, --dim or --bucket, or more "
+                                "examples") from None
     finally:
         os.unlink(tmp_txt)
     tmp_bin = out.with_suffix(".bin.tmp")
@@ -95,7 +104,7 @@ def train(examples: list[Example], out: str | Path, *, epoch: int = 10, lr: floa
     os.replace(tmp_bin, out)
     meta = {"format_version": FORMAT_VERSION, "sha256": _sha256(out), "labels": list(LABELS), "counts": counts,
             "params": {"epoch": epoch, "lr": lr, "wordNgrams": word_ngrams, "dim": dim, "minCount": min_count,
-                       "seed": seed}, "max_chars": MAX_CHARS}
+                       "bucket": bucket, "seed": seed}, "max_chars": MAX_CHARS}
     _meta_path(out).write_text(json.dumps(meta, indent=1) + "\n")
     return out
 

@@ -66,7 +66,8 @@ def train_cmd(
     bootstrap: Optional[Path] = BOOTSTRAP,
     holdout: float = typer.Option(0.2, min=0.0, max=0.9, help="Share held out and reported as eval."),
     epoch: int = typer.Option(10, min=1), lr: float = typer.Option(0.5), word_ngrams: int = typer.Option(2, min=1),
-    dim: int = typer.Option(64, min=2), seed: int = typer.Option(0),
+    dim: int = typer.Option(64, min=2), bucket: int = typer.Option(2**18, min=1000, help="Hash slots for bigrams."),
+    seed: int = typer.Option(0),
 ) -> None:
     """Train a supervised fastText model (labels hq/lq, word bigrams) and report the held-out split."""
     def go() -> None:
@@ -74,7 +75,7 @@ def train_cmd(
 
         found = _examples(good, bad, parquet, text_column, label_column, positive, bootstrap)
         train_set, held = clf.split(found, holdout, seed)
-        path = clf.train(train_set, out_path, epoch=epoch, lr=lr, word_ngrams=word_ngrams, dim=dim, seed=seed)
+        path = clf.train(train_set, out_path, epoch=epoch, lr=lr, word_ngrams=word_ngrams, dim=dim, bucket=bucket, seed=seed)
         counts = {lab: sum(e.label == lab for e in train_set) for lab in clf.LABELS}
         out.print(f"trained {path} on {len(train_set)} examples ({counts['hq']} hq, {counts['lq']} lq)")
         if held:

@@ -21,7 +21,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass
-from typing import IO, Iterator
+from typing import IO, Iterator, NamedTuple
 
 import zstandard
 
@@ -172,22 +172,15 @@ def _frame_lines(part: Part) -> Iterator[bytes]:
 # ---------------------------------------------------------------- AACIDs and fields
 
 
-@dataclass(frozen=True)
-class Aacid:
-    """`aacid__zlib3_records__20230808T014342Z__22433983__URsJNGy5CjokTsNT6hUmmj`."""
+class Aacid(NamedTuple):
+    """`aacid__zlib3_records__20230808T014342Z__22433983__URsJNGy5CjokTsNT6hUmmj`. (A NamedTuple: a
+    frozen dataclass costs ~5 us to build, a quarter of the time spent on a dump line.)"""
 
     collection: str  # zlib3_records
     timestamp: str
     primary_id: str | None  # the collection's own id (zlibrary_id, ...), when it has one
     uuid: str
-
-    @property
-    def base(self) -> str:
-        """The collection without its `_records`/`_files` suffix: zlib3_files -> zlib3."""
-        for suffix in ("_records", "_files"):
-            if self.collection.endswith(suffix):
-                return self.collection[: -len(suffix)]
-        return self.collection
+    base: str  # the collection without its `_records`/`_files` suffix: zlib3_files -> zlib3
 
     @property
     def is_files(self) -> bool:
@@ -201,10 +194,14 @@ def parse_aacid(aacid: str) -> Aacid | None:
     'zlib3'
     """
     parts = aacid.split("__")
-    if len(parts) not in (4, 5) or parts[0] != "aacid" or not re.fullmatch(r"\d{8}T\d{6}Z", parts[2]):
+    if len(parts) not in (4, 5) or parts[0] != "aacid":
         return None
-    primary = parts[3] if len(parts) == 5 else None
-    return Aacid(parts[1], parts[2], primary, parts[-1])
+    ts = parts[2]
+    if len(ts) != 16 or ts[8] != "T" or ts[15] != "Z" or not (ts[:8] + ts[9:15]).isdigit():
+        return None
+    coll = parts[1]
+    base = coll[:-8] if coll.endswith("_records") else coll[:-6] if coll.endswith("_files") else coll
+    return Aacid(coll, ts, parts[3] if len(parts) == 5 else None, parts[-1], base)
 
 
 def valid_md5(value: object) -> str | None:

@@ -1,0 +1,130 @@
+"""Anna's Archive dump parsing: thresher's source against a plain `zstandard` + `json` loop on the
+same seekable AAC file, and the source's peak memory on two dump sizes.
+
+    python benchmarks/bench_annas.py                 # 250 MB and 1 GB (uncompressed) dumps in /tmp
+    python benchmarks/bench_annas.py --sizes 50 200  # smaller, in MB
+
+Throughput: lines/s on one core, median of `--repeats` runs each, on the smallest dump. Memory: the
+peak RSS of a fresh process that pulls the whole dump with `metadata_only: true` (every line parsed,
+normalised, filtered and emitted as a text record), for each size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import resource
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import zstandard
+
+WORDS = ("river delta silt archive library volume chapter history science method theory practice note "
+         "index press edition letter music ocean mountain city garden").split()
+
+
+def make_dump(path: Path, mb: int, seed: int = 0) -> int:
+    """A seekable zlib3_records AAC file of about `mb` MB uncompressed, streamed to disk in 4 MB frames."""
+    rng = random.Random(seed)
+    cctx = zstandard.ZstdCompressor(level=1, write_checksum=True)
+    entries, n, raw, target = [], 0, [], mb * 2**20
+    written, pending = 0, 0
+    with open(path, "wb") as f:
+        while written < target:
+            desc = " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 160)))
+            line = json.dumps({"aacid": f"aacid__zlib3_records__20230808T014342Z__{n}__u{n:022d}", "metadata": {
+                "zlibrary_id": n, "date_added": "2023-08-01", "extension": rng.choice(["pdf", "epub", "djvu"]),
+                "filesize_reported": rng.randint(10**4, 10**8), "md5_reported": f"{rng.getrandbits(128):032x}",
+                "title": f"Title {n} {desc[:40]}", "author": f"Author {n % 997}", "publisher": "Press",
+                "language": rng.choice(["english", "french", "german", "russian"]), "year": str(1900 + n % 120),
+                "description": desc}}).encode() + b"\n"
+            raw.append(line)
+            n += 1
+            written += len(line)
+            pending += len(line)
+            if pending >= 4 * 2**20 or written >= target:
+                block = b"".join(raw)
+                frame = cctx.compress(block)
+                f.write(frame)
+                entries.append((len(frame), len(block)))
+                raw, pending = [], 0
+        table = b"".join(struct.pack("<II", c, d) for c, d in entries) + struct.pack("<IBI", len(entries), 0, 0x8F92EAB1)
+        f.write(struct.pack("<II", 0x184D2A5E, len(table)) + table)
+    return n
+
+
+def plain_loop(path: Path) -> int:
+    """The peer: zstandard stream + json.loads per line, pulling the same fields."""
+    n = 0
+    with open(path, "rb") as f:
+        reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True), 1 << 20)
+        for line in reader:
+            obj = json.loads(line)
+            md = obj["metadata"]
+            _ = (md.get("md5_reported"), md.get("title"), md.get("language"))
+            n += 1
+    return n
+
+
+def ours(path: Path, metadata_only: bool = False) -> int:
+    from thresher.config import AnnasArchiveSource as Cfg
+    from thresher.pipelines.sources.annas_archive import AnnasArchiveSource
+
+    src = AnnasArchiveSource(Cfg(type="annas_archive", metadata=[str(path)], metadata_only=metadata_only), "bench")
+    for _ in src.run(None, 0, 1):
+        pass
+    return int(src.stats.stats["lines_read"].total)
+
+
+def _child(path: str) -> None:
+    n = ours(Path(path), metadata_only=True)
+    print(json.dumps({"lines": n, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[250, 1024], help="dump sizes, MB uncompressed")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dir", default="/tmp/thresher_bench_annas")
+    args = ap.parse_args()
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    dumps = {}
+    for mb in args.sizes:
+        path = folder / f"annas_archive_meta__aacid__zlib3_records__{mb}mb.jsonl.seekable.zst"
+        if not path.is_file():
+            t = time.monotonic()
+            lines = make_dump(path, mb)
+            print(f"made {path.name}: {lines} lines, {path.stat().st_size / 2**20:.0f} MB compressed ({time.monotonic() - t:.0f} s)")
+        dumps[mb] = path
+    small = dumps[min(dumps)]
+    ours(small)  # warm up: imports and the page cache, outside the timings
+    times = {"plain zstandard+json": [], "thresher (count)": []}
+    for _ in range(args.repeats):
+        for name, fn in (("plain zstandard+json", plain_loop), ("thresher (count)", ours)):
+            t = time.monotonic()
+            n = fn(small)
+            times[name].append(time.monotonic() - t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\nthroughput on {small.name} ({n} lines), median of {args.repeats}:")
+    for k, v in med.items():
+        print(f"  {k:24s} {v:7.2f} s  {n / v:10,.0f} lines/s")
+    print(f"  ratio thresher / plain: {med['thresher (count)'] / med['plain zstandard+json']:.2f}x (target <= 1.5x)")
+    print("\npeak memory, fresh process, metadata_only (parse, normalise, filter, emit):")
+    for mb, path in dumps.items():
+        out = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"  {mb:5d} MB dump: {r['lines']:9,d} lines, peak RSS {r['peak_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        _child(sys.argv[2])
+    else:
+        main()

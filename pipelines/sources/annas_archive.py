@@ -94,18 +94,18 @@ class AnnasArchiveSource(Source):
 
     # ------------------------------------------------------------ one line
 
-    def _parse(self, line: bytes, es: bool, uri: str, full: bool = True) -> BookMeta | None:
+    def _parse(self, line: bytes, es: bool, where: tuple[str, int], full: bool = True) -> BookMeta | None:
         """A line -> BookMeta (for AAC lines with `full=False`, only the fields that count, filter and
         join), or None after recording why it failed."""
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as e:
-            self._line_failed(uri, "bad_json", f"{e}; line starts {line[:80]!r}")
+            self._line_failed(f"{where[0]}#{where[1]}", "bad_json", f"{e}; line starts {line[:80]!r}")
             return None
         try:
             return from_es(obj) if es else from_aac(obj, full, langs=bool(self.cfg.languages))
         except RecordError as e:
-            self._line_failed(uri, e.reason, e.detail)
+            self._line_failed(f"{where[0]}#{where[1]}", e.reason, e.detail)
             return None
 
     def _line_failed(self, uri: str, reason: str, detail: str) -> None:
@@ -136,11 +136,10 @@ class AnnasArchiveSource(Source):
         else:
             self._count("lines_no_file")
 
-    def _part_lines(self, part: Part) -> Iterator[tuple[str, bytes]]:
-        """(uri, line) of a part; a damaged stream is one error row, the lines before it stand."""
+    def _part_lines(self, part: Part) -> Iterator[tuple[int, bytes]]:
+        """(number, line) of a part; a damaged stream is one error row, the lines before it stand."""
         try:
-            for i, line in enumerate(iter_lines(part)):
-                yield f"{part}#{i}", line
+            yield from enumerate(iter_lines(part))
         except STREAM_ERRORS as e:
             reason = "corrupt_zstd" if part.path.endswith(".zst") else "corrupt_stream"
             self.fail(str(part), reason, f"{type(e).__name__}: {e}")
@@ -151,11 +150,17 @@ class AnnasArchiveSource(Source):
 
     def read(self, part: Part) -> Iterable[Document]:
         es = self._is_es(part)
-        for uri, line in self._part_lines(part):
-            self._count("lines_read")
-            meta = self._parse(line, es, uri, full=self.cfg.metadata_only)
-            if meta is not None:
-                yield from self._finish_line(meta, _line_uri(meta, uri), has_file=False)
+        name, counts, full = str(part), self._counts, self.cfg.metadata_only
+        filters = self.cfg.languages or self.cfg.extensions or self.cfg.content_types or self.cfg.max_file_size
+        for i, line in self._part_lines(part):
+            counts["lines_read"] += 1
+            meta = self._parse(line, es, (name, i), full=full)
+            if meta is None:
+                continue
+            if not (full or filters):  # the common counting case, without a generator per line
+                counts["lines_no_file"] += 1
+                continue
+            yield from self._finish_line(meta, _line_uri(meta, f"{name}#{i}"), has_file=False)
 
     def run(self, data=None, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         if data:
@@ -198,12 +203,14 @@ class AnnasArchiveSource(Source):
     def _scan(self, part: Part, owner: bool, want: set[str], want_ids: set[tuple[str, str]],
               found: dict[str, list[BookMeta]], all_keys: set[str], folders: set[str]) -> Iterator[Document]:
         es = self._is_es(part)
-        for uri, line in self._part_lines(part):
+        name = str(part)
+        for i, line in self._part_lines(part):
+            uri = f"{name}#{i}"
             if not owner and not _may_match(line, want, want_ids, all_keys):
                 continue
             if owner:
                 self._count("lines_read")
-            meta = self._parse(line, es, uri, full=False) if owner else _quiet_parse(line, es)
+            meta = self._parse(line, es, (name, i), full=False) if owner else _quiet_parse(line, es)
             if meta is not None and owner and not es and (self.cfg.metadata_only or _may_match(line, want, want_ids, all_keys)):
                 meta = _quiet_parse(line, es)  # a line that is kept or joined: all its fields
             if meta is None:

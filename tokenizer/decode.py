@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thresher.tokenizer import codebook, midi_events, palette
+from thresher.tokenizer import bpe, codebook, midi_events, palette
 from thresher.tokenizer.vocab import Vocab
 
 OPEN = {"<|image|>": "image", "<|gif|>": "gif", "<|audio|>": "audio", "<|midi|>": "midi", "<|blob|>": "blob",
@@ -99,7 +99,7 @@ def parse(tokens, vocab: Vocab) -> Parsed:
 
 
 def text_of(seg: Segment, vocab: Vocab) -> str:
-    return vocab.sp.decode(seg.ids)
+    return bpe.decode_text(vocab.sp, seg.ids, vocab.byte_offset)
 
 
 def _square(codes: list[int], side: int) -> list[int]:
@@ -133,7 +133,7 @@ def blob_of(seg: Segment, vocab: Vocab) -> tuple[str, bytes]:
         if b0 <= t < b0 + 256:
             raw.append(t - b0)
         else:
-            raw += vocab.sp.id_to_piece(t).replace("\u2581", " ").encode("utf-8")
+            raw += vocab.sp.id_to_piece(t).replace("\u2581", " ").replace(bpe.NEWLINE, "\n").encode("utf-8")
     mime, _, data = bytes(raw).partition(b"\n")
     return mime.decode("utf-8", "replace"), data
 

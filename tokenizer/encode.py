@@ -24,7 +24,7 @@ from datatrove.data import Document, Media
 
 from thresher.errors import RecordError
 from thresher.records import media_bytes
-from thresher.tokenizer import codebook, midi_events, palette
+from thresher.tokenizer import bpe, codebook, midi_events, palette
 from thresher.tokenizer.vocab import Vocab
 
 try:
@@ -57,7 +57,7 @@ class Encoder:
     # ------------------------------------------------------------ one medium each
 
     def text(self, text: str) -> list[int]:
-        return self.vocab.sp.encode(text) if text else []
+        return bpe.encode_text(self.vocab.sp, text, self.vocab.byte_offset) if text else []
 
     def image_codes(self, data: bytes, side: int) -> list[int]:
         codes = palette.quantize(palette.pixels(palette.open_image(data), side), self.vocab.palette)

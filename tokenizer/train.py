@@ -27,7 +27,7 @@ except ImportError:  # the extractor engineer adds it to records.py; the value i
 
 PIXELS_PER_IMAGE = 256
 # a corpus without text still gets a working BPE (bytes and these characters)
-FALLBACK_TEXT = "".join(chr(c) for c in range(32, 127)) + "\n"
+FALLBACK_TEXT = "".join(chr(c) for c in range(32, 127))
 
 
 class Reservoir:
@@ -76,13 +76,13 @@ class Samples:
         self.skipped: dict[str, int] = {}
 
     def text(self, text: str) -> None:
-        # one training line per text line: sentencepiece reads "\n" as a line end, never as a
-        # character, so newlines encode as the byte piece <0x0A> (one token, as a piece would be)
-        for line in bpe.text_lines(text.replace(IMAGE_PLACEHOLDER, "\n")):
-            line = line.rstrip("\n")
+        # newlines become bpe.NEWLINE (sentencepiece would read them as line ends), so a document
+        # is one training line, cut at spaces when it is long
+        text = text.replace(IMAGE_PLACEHOLDER, "\n").replace("\n", bpe.NEWLINE)
+        for line in bpe.text_lines(text):
             if line.strip():
                 self.lines.write(line + "\n")
-                self.text_bytes += len(line)
+                self.text_bytes += len(line.encode("utf-8"))
 
     def image(self, data: bytes, side: int) -> None:
         px = palette.pixels(palette.open_image(data), side).reshape(-1, 3)
@@ -149,6 +149,7 @@ def train_vocab(samples: Samples, folder: Path) -> dict:
         "markers": {m: sp.piece_to_id(m) for m in MARKERS},
         "text": {"offset": 0, "size": n_text, "requested_size": cfg.vocab_size, "model": FILES["text"],
                  "eos_id": sp.eos_id(), "byte_offset": sp.piece_to_id("<0x00>"), "normalization": "identity",
+                 "newline": f"U+{ord(bpe.NEWLINE):04X}",
                  "trained_on_bytes": samples.text_bytes, "seed": cfg.seed},
         "image": {"offset": n_text, "size": cfg.palette_size, "file": FILES["image"], "side": cfg.image_side,
                   "gif_side": cfg.gif_side, "gif_max_frames": cfg.gif_max_frames,

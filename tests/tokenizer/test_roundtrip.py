@@ -38,7 +38,7 @@ def test_vocab_layout(enc):
 
 
 def test_text_exact(enc):
-    for text in TEXTS + ["", "  leading and trailing  \n\n", "\x00\x01 control bytes \U0001F600"]:
+    for text in TEXTS + ["", "  leading and trailing  \n\n", "\x00\x01 control bytes \U0001F600", "a \ue00a\n\ue00a"]:
         if not text:
             with pytest.raises(RecordError, match="empty"):
                 enc.encode(new_document(id="e", kind="text", source="t", uri="e", text=text))

@@ -72,6 +72,7 @@ class EpubExtractor(Extractor):
         except (epub.EpubException, KeyError, etree.LxmlError, ValueError, AttributeError, IndexError, TypeError) as e:
             raise RecordError("corrupt", f"ebooklib cannot read it: {type(e).__name__}: {e}") from None
         paras, media, chapters, skipped = [], [], 0, {"missing": 0, "small": 0, "undecodable": 0, "over_limit": 0}
+        done: dict[str, tuple | str] = {}  # href -> normalised image, or why it was skipped (decoded once per book)
         for idref, _linear in book.spine:
             item = book.get_item_with_id(idref)
             if item is None or isinstance(item, epub.EpubNav) or "nav" in (getattr(item, "properties", None) or []):
@@ -84,7 +85,7 @@ class EpubExtractor(Extractor):
             for b in found:
                 if isinstance(b, str):
                     paras.append(escape_placeholder(b))
-                elif self._image(book, item.file_name, b, media, skipped):
+                elif self._image(book, item.file_name, b, media, skipped, done):
                     paras.append(IMAGE_PLACEHOLDER)
         text = "\n\n".join(paras)
         if not text.strip():
@@ -98,29 +99,35 @@ class EpubExtractor(Extractor):
                      images_skipped={k: v for k, v in skipped.items() if v})
         return doc
 
-    def _image(self, book, chapter: str, ref: ImageRef, media: list, skipped: dict) -> bool:
-        """Normalise the image `ref` points at into media; False when it is skipped."""
-        if ref.src.startswith(("http:", "https:", "data:")):  # nothing is fetched
-            skipped["missing"] += 1
-            return False
-        href = posixpath.normpath(posixpath.join(posixpath.dirname(chapter), unquote(ref.src.split("#")[0])))
-        item = book.get_item_with_href(href)
-        if item is None:
-            skipped["missing"] += 1
-            return False
+    def _image(self, book, chapter: str, ref: ImageRef, media: list, skipped: dict, done: dict) -> bool:
+        """Append the image `ref` points at to media; False (and a count in skipped) when it is skipped."""
         if len(media) >= self.cfg.max_embedded_images:
             skipped["over_limit"] += 1
             return False
-        try:
-            im = images.load(images.open_image(item.get_content(), self.cfg.max_image_pixels), self.cfg.max_image_side)
-        except RecordError:
-            skipped["undecodable"] += 1
+        href = posixpath.normpath(posixpath.join(posixpath.dirname(chapter), unquote(ref.src.split("#")[0])))
+        if href not in done:
+            done[href] = self._load(book, ref.src, href)
+        found = done[href]
+        if isinstance(found, str):
+            skipped[found] += 1
             return False
-        if min(im.size) < self.cfg.min_embedded_image_side:
-            skipped["small"] += 1
-            return False
-        data, mime, w, h = images.normalize(im, max_side=self.cfg.max_image_side, fmt=self.cfg.image_format)
+        data, mime, w, h = found
         caption = {"caption": ref.figcaption, "caption_source": "figcaption"} if ref.figcaption else \
             {"caption": ref.alt, "caption_source": "alt"} if ref.alt else {}
         media.append(new_media(Kind.IMAGE, data=data, mime=mime, width=w, height=h, alt=ref.alt, **caption))
         return True
+
+    def _load(self, book, src: str, href: str) -> tuple | str:
+        """(bytes, mime, width, height) of the normalised image, or the skip reason."""
+        if src.startswith(("http:", "https:", "data:")):  # nothing is fetched
+            return "missing"
+        item = book.get_item_with_href(href)
+        if item is None:
+            return "missing"
+        try:
+            im = images.load(images.open_image(item.get_content(), self.cfg.max_image_pixels), self.cfg.max_image_side)
+        except RecordError:
+            return "undecodable"
+        if min(im.size) < self.cfg.min_embedded_image_side:
+            return "small"
+        return images.normalize(im, max_side=self.cfg.max_image_side, fmt=self.cfg.image_format)

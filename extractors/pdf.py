@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import unicodedata
 
 from datatrove.data import Document
 from PIL import Image
@@ -33,6 +32,9 @@ from thresher.records import IMAGE_PLACEHOLDER, Kind, new_media
 PAGE_BREAK = "\n\f\n"  # between pages (form feed, as pdftotext writes)
 MIN_PAGE_CHARS = 10  # fewer characters on a page: no text layer (a scan)
 _YEAR = re.compile(r"(?:D:)?(\d{4})")
+_SPACE = re.compile(r"\s")
+# U+FFFD and the private-use areas (BMP, planes 15 and 16): glyphs without a Unicode meaning
+_GARBLED = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff]")
 
 
 def garbled_ratio(text: str) -> float:
@@ -41,11 +43,8 @@ def garbled_ratio(text: str) -> float:
     >>> garbled_ratio("ab\\ufffd\\ue000")
     0.5
     """
-    chars = [c for c in text if not c.isspace()]
-    if not chars:
-        return 0.0
-    bad = sum(1 for c in chars if c == "\ufffd" or unicodedata.category(c) == "Co")
-    return bad / len(chars)
+    n = len(text) - len(_SPACE.findall(text))
+    return len(_GARBLED.findall(text)) / n if n else 0.0
 
 
 def escape_placeholder(text: str) -> str:

@@ -156,9 +156,9 @@ class ExtractConfig(Strict):
     time_limit_s: float = Field(60.0, gt=0)  # per record; over it -> `timeout`, the worker is replaced
     memory_limit_mb: int = Field(4096, ge=0)  # RLIMIT_AS of the worker; over it -> `out_of_memory`; 0: none
     # images (also the images inside PDFs, EPUBs and GIF frames)
-    max_image_side: int = Field(1024, ge=8)  # longer side above this is downscaled (px)
+    max_image_side: int = Field(512, ge=8)  # longer side above this is downscaled (px); the tokenizer uses 32
     max_image_pixels: int = Field(89_478_485, ge=1)  # declared width*height above this -> `too_large`
-    image_format: Literal["png", "webp"] = "png"  # normalised bytes in media (lossless either way)
+    image_format: Literal["webp", "png"] = "webp"  # normalised bytes in media, lossless (webp: 3x faster to write)
     min_embedded_image_side: int = Field(32, ge=1)  # PDF/EPUB images smaller on both sides are skipped
     max_embedded_images: int = Field(256, ge=0)  # per document; later images are counted, not kept
     max_gif_frames: int = Field(64, ge=1)  # frames kept per animated GIF, sampled evenly
@@ -339,7 +339,32 @@ class TokenizerConfig(Strict):
 
 
 class CaptionConfig(Strict):
-    enabled: bool = True
+    """The bootstrapped captioner (pipelines/captioner): train on the corpus's image-caption pairs,
+    caption images without one, score every caption by PMI and keep the best per image."""
+
+    enabled: bool = True  # false: records pass through unchanged
+    rounds: int = Field(1, ge=1, le=3)  # 2: retrain on the kept pairs and caption again (CapFilt)
+    image_side: int = Field(16, ge=4, le=64)  # the captioner sees S x S palette codes
+    preset: Literal["tiny", "small", "1b"] = "tiny"
+    model: dict[str, Any] = {}  # overrides of the preset's ModelConfig fields, e.g. {n_layers: 3}
+    steps: int = Field(400, ge=1)  # AdamW steps per round
+    batch_size: int = Field(32, ge=1)  # pairs per step
+    lr: float = Field(3e-3, gt=0)
+    warmup_steps: int = Field(20, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    text_only: float = Field(0.25, ge=0, le=1)  # share of each batch also shown without its image (baseline)
+    max_pairs: int = Field(100_000, ge=1)  # training pairs held in memory (the first ones in input order)
+    max_caption_tokens: int = Field(32, ge=2, le=256)  # longer captions are cut for training and scoring
+    candidates: int = Field(4, ge=0, le=64)  # sampled captions per image
+    greedy: bool = True  # also the most likely caption (argmax decoding) as a candidate
+    temperature: float = Field(1.0, ge=0)
+    top_p: float = Field(0.9, gt=0, le=1)
+    min_score: float = Field(0.05)  # PMI (nats/token) under which a pair is dropped (caption removed)
+    recaption: Literal["missing", "all"] = "all"  # which images get synthetic candidates
+    batch_images: int = Field(64, ge=1)  # images captioned together
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)  # torch CPU threads per task; default: torch's
+    seed: int = 0
 
 
 class ShardConfig(Strict):

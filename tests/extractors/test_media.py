@@ -53,14 +53,14 @@ def test_image_exif_orientation_alpha_downscale_and_caption():
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     [doc] = extract(encode(im, "JPEG", exif=exif, quality=95), caption="a red flag", max_image_side=50)
     out = Image.open(io.BytesIO(doc.media[0].media_bytes))
-    assert out.format == "PNG" and out.mode == "RGB" and out.size == (25, 50)  # upright and shrunk
+    assert out.format == "WEBP" and out.mode == "RGB" and out.size == (25, 50)  # upright and shrunk
     assert out.getpixel((12, 1))[2] > 200  # the blue band is now on top
     assert not out.info.get("exif") and doc.metadata["width"] == 25 and doc.metadata["height"] == 50
     assert (doc.media[0].metadata["caption"], doc.media[0].metadata["caption_source"]) == ("a red flag", "sidecar")
     rgba = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
-    [doc] = extract(encode(rgba, "PNG"), image_format="webp")
+    [doc] = extract(encode(rgba, "PNG"), image_format="png")
     out = Image.open(io.BytesIO(doc.media[0].media_bytes))
-    assert out.format == "WEBP" and out.convert("RGB").getpixel((5, 5)) == (255, 255, 255)  # transparent -> white
+    assert out.format == "PNG" and out.convert("RGB").getpixel((5, 5)) == (255, 255, 255)  # transparent -> white
 
 
 def test_image_bomb_truncated_and_pixel_limit():

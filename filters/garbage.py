@@ -39,6 +39,12 @@ _UI_PHRASES = re.compile(
 )
 _PUNCT = re.compile(r"[.,;:!?()\"'«»„“”\[\]{}|/\\#*=<>_-]|^\d+$")
 _LATIN = re.compile(r"[a-zA-Z]")
+_VOWELS = re.compile(r"[aeiouyAEIOUY]")
+# UTF-8 read as cp1252/latin-1: a lead byte (Â..ô) followed by a continuation byte's character.
+# Text without such a pair cannot score on ftfy's mojibake measure, so it skips the costly check.
+_MOJIBAKE_PAIR = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
+                            "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
+_SEP_CHARS = re.compile(r"[|·•»›\t]|\s{3}")
 _COOKIE = re.compile(r"cookie", re.IGNORECASE)
 _CONSENT = re.compile(r"accept|agree|consent|akzept|zustimm|acept|accett|aceit|consentement|einwillig", re.IGNORECASE)
 
@@ -54,10 +60,13 @@ def is_chrome_line(line: str) -> bool:
     line = line.strip()
     if not line or line.startswith("|"):  # a Markdown table row is data, not a menu
         return False
+    n_words = len(line.split())
+    if n_words > 8 and not _SEP_CHARS.search(line):  # a long line without separators is prose
+        return False
     items = [i for i in _SEPARATORS.split(line) if i]
     if len(items) >= 2 and all(len(i.split()) <= 4 and not _SENTENCE_END.search(i) for i in items):
         return True
-    return len(line.split()) <= 8 and bool(_UI_PHRASES.search(line))  # "Forgot your password?", "© 2024"
+    return n_words <= 8 and bool(_UI_PHRASES.search(line))  # "Forgot your password?", "© 2024"
 
 
 def _is_menu_item(line: str) -> bool:
@@ -96,17 +105,18 @@ def chrome_fraction(text: str) -> float:
     return sum(len(ln) for ln, c in zip(lines, chrome) if c) / total
 
 
-def vowel_ratio(text: str, sample: int = 5000) -> tuple[float, int]:
+def vowel_ratio(text: str, sample: int = 3000) -> tuple[float, int]:
     """(vowels / Latin letters, Latin letters) over the first `sample` characters, accents folded.
     Prose in Latin-script languages sits near 0.35-0.47; keyboard mash and base64 near 0.23.
 
     >>> round(vowel_ratio("Tomorrow the harbour opens.")[0], 2)
     0.39
     """
-    letters = _LATIN.findall(unicodedata.normalize("NFKD", text[:sample]))
-    if not letters:
+    folded = unicodedata.normalize("NFKD", text[:sample])
+    n_letters = len(_LATIN.findall(folded))
+    if not n_letters:
         return 1.0, 0
-    return sum(c in "aeiouyAEIOUY" for c in letters) / len(letters), len(letters)
+    return len(_VOWELS.findall(folded)) / n_letters, n_letters
 
 
 class GarbageFilter(ThresherFilter):
@@ -132,8 +142,10 @@ class GarbageFilter(ThresherFilter):
             return False, "replacement_chars"
         # ftfy's badness counts character sequences that only mis-decoding produces ("Ã©", "â€™");
         # the ratio is per 100 characters.
-        if self.max_mojibake_ratio and 100 * badness(text) / len(text) > self.max_mojibake_ratio:
-            return False, "mojibake"
+        if self.max_mojibake_ratio and _MOJIBAKE_PAIR.search(text):
+            head = text[:20000]
+            if 100 * badness(head) / len(head) > self.max_mojibake_ratio:
+                return False, "mojibake"
         if self.min_vowel_ratio and is_prose(doc):
             ratio, n_letters = vowel_ratio(text)
             if n_letters >= 200 and ratio < self.min_vowel_ratio:

@@ -134,7 +134,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=120)
     args = ap.parse_args()
     from thresher.config import ExtractConfig
-    from thresher.extractors.isolate import Isolated
+    from thresher.extractors.isolate import InProcess, Isolated
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,18 +146,22 @@ def main() -> None:
         }
     raw = {"pdf": raw_pdf, "epub": raw_epub, "image": raw_image}
     unit = {"pdf": "pages", "epub": "books", "image": "images"}
-    runner = Isolated(ExtractConfig())
+    runner, inproc = Isolated(ExtractConfig()), InProcess(ExtractConfig())
     try:
         ours(runner, sets["image"][:1])  # start the worker outside the timings (once per rank in a run)
-        print(f"{'kind':6} {'raw s':>8} {'ours s':>8} {'raw/s':>9} {'ours/s':>9} {'ratio':>6}   (medians of {args.repeats})")
+        ours(inproc, sets["image"][:1])
+        print(f"{'kind':6} {'raw s':>7} {'inproc s':>8} {'ours s':>7} {'raw/s':>7} {'ours/s':>7} {'ours/raw':>8} "
+              f"{'isolation':>9}   (medians of {args.repeats}; isolation = ours / in-process)")
         for kind, files in sets.items():
-            t_raw, t_ours = [], []
+            t_raw, t_in, t_ours = [], [], []
             for _ in range(args.repeats):
                 dt, n = timed(raw[kind], files)
                 t_raw.append(dt)
+                t_in.append(timed(ours, inproc, files)[0])
                 t_ours.append(timed(ours, runner, files)[0])
-            r, o = statistics.median(t_raw), statistics.median(t_ours)
-            print(f"{kind:6} {r:8.3f} {o:8.3f} {n / r:9.1f} {n / o:9.1f} {o / r:6.2f}   {unit[kind]}/s per core, {n} {unit[kind]}")
+            r, i, o = statistics.median(t_raw), statistics.median(t_in), statistics.median(t_ours)
+            print(f"{kind:6} {r:7.3f} {i:8.3f} {o:7.3f} {n / r:7.1f} {n / o:7.1f} {o / r:8.2f} {o / i:9.2f}   "
+                  f"{unit[kind]}/s per core, {n} {unit[kind]}")
     finally:
         runner.close()
 

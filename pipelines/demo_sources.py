@@ -40,7 +40,10 @@ def _png(rng: random.Random, size: int = 24) -> bytes:
 
 
 def _pick(corpus: Path | None, pattern: str, n: int) -> list[Path]:
-    return sorted(p for p in corpus.glob(pattern) if p.is_file())[:n] if corpus and corpus.is_dir() else []
+    """Up to n corpus files; the corpus's deliberately locked ones (drm, encrypted) are left out."""
+    if not (corpus and corpus.is_dir()):
+        return []
+    return sorted(p for p in corpus.glob(pattern) if p.is_file() and p.stem not in ("drm", "encrypted"))[:n]
 
 
 def write_hf_dataset(dest: str | Path, corpus: str | Path | None = None, seed: int = 0) -> Path:
@@ -49,7 +52,8 @@ def write_hf_dataset(dest: str | Path, corpus: str | Path | None = None, seed: i
 
     rng = random.Random(seed)
     corpus = Path(corpus) if corpus else None
-    texts = [p.read_text(encoding="utf-8") for p in _pick(corpus, "text/en/*.txt", 4)]
+    texts = [p.read_text(encoding="utf-8") for p in _pick(corpus, "text/*/*.txt", 12)
+             if p.parent.name not in ("legacy", "code")][:4]
     texts = texts or [f"Demo paragraph {i}: rivers carry silt to the sea and build deltas over centuries." for i in range(4)]
     rows: dict[str, list[Any]] = {"id": [], "text": [], "image": [], "caption": [], "messages": []}
     for i, text in enumerate(texts):
@@ -88,8 +92,8 @@ def write_annas_dump(dest: str | Path, corpus: str | Path | None = None, seed: i
     rng = random.Random(seed)
     dest = Path(dest)
     corpus = Path(corpus) if corpus else None
-    blobs = [p.read_bytes() for p in _pick(corpus, "docs/*.pdf", 2) + _pick(corpus, "docs/*.epub", 2)]
-    blobs += [p.read_bytes() for p in _pick(corpus, "text/fr/*.txt", 2)]
+    blobs = [p.read_bytes() for p in _pick(corpus, "pdf/*.pdf", 2) + _pick(corpus, "epub/*.epub", 2)]
+    blobs += [p.read_bytes() for p in _pick(corpus, "text/fr/*.txt", 1)]
     if not blobs:
         blobs = [f"%PDF-1.4\n% demo book {i}\n".encode() + bytes(rng.randrange(256) for _ in range(64)) for i in range(4)]
     meta, files, es_dir = dest / "meta", dest / "files", dest / "es"

@@ -27,7 +27,10 @@ def run_stages(cfg: Config, stages: list[str], *, force: bool = False, echo: Cal
 
 def demo_config(workdir: Path, overrides: list[str] = ()) -> Config:
     workdir = Path(workdir)
-    base = [f"workdir={workdir}", f"sources.0.path={workdir / 'corpus'}"]
+    srcs = workdir / "sources"
+    base = [f"workdir={workdir}", f"sources.0.path={workdir / 'corpus'}", f"sources.1.dataset={srcs / 'hf'}",
+            f"sources.2.metadata=[{srcs / 'annas/meta/*.zst'}]", f"sources.2.elasticsearch=[{srcs / 'annas/es/*.json.gz'}]",
+            f"sources.2.files=[{srcs / 'annas/files'}]"]
     return load_config(CONFIGS / "demo.yaml", base + list(overrides))
 
 
@@ -41,6 +44,10 @@ def run_demo(workdir: Path, *, size: str = "demo", seed: int = 0, overrides: lis
     if not corpus.is_dir():
         echo(f"demo: writing the {size} demo corpus to {corpus}")
         generate(corpus, size=size, seed=seed)
+    if not (workdir / "sources").is_dir():  # the Hugging Face and Anna's Archive demo inputs
+        from thresher.pipelines.demo_sources import write_demo_sources
+
+        write_demo_sources(workdir / "sources", corpus, seed=seed)
     cfg = demo_config(workdir, overrides)
     stages = [s for s in ORDER if is_built(s)]
     return run_stages(cfg, stages, echo=echo)

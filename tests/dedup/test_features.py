@@ -1,7 +1,7 @@
 """Fingerprints of every kind: what collapses exactly, what is near, and bad records."""
 
 import numpy as np
-from conftest import edit, encode, gif, melody, near_image, picture, record, tone
+from .conftest import edit, encode, gif, melody, near_image, picture, record, tone
 
 from thresher.dedup.buckets import Checks
 from thresher.dedup.features import FAILED, GROUPS, Fingerprinter, Params

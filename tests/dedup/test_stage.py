@@ -3,7 +3,7 @@ the counts, incremental runs against an earlier index, and resuming after an int
 
 import polars as pl
 import pytest
-from conftest import edit, encode, gif, melody, near_image, picture, record, tone
+from .conftest import edit, encode, gif, melody, near_image, picture, record, tone
 
 from thresher.config import load_config
 from thresher.dedup.index import Index

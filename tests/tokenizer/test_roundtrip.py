@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import TEXTS, flac, gif, midi, png, records
+from .conftest import TEXTS, flac, gif, midi, png, records
 
 from thresher.errors import RecordError
 from thresher.records import new_document, new_media

@@ -13,7 +13,7 @@ from thresher.tokenizer.reader import ShardError
 from thresher.train import checkpoint as ckpt
 from thresher.train.loop import train
 
-from conftest import chain_documents, write_shards
+from .conftest import chain_documents, write_shards
 
 
 def _cfg(**kw) -> TrainConfig:

@@ -1,42 +1,12 @@
-"""Shared fixtures for the filter tests: the labelled quality set (benchmarks/quality_set.py) and a
-helper that runs filters over Documents in memory."""
+"""Fixtures for the filter tests (helpers live in filterkit.py, beside this file)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-from datatrove.data import Document
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_quality_set():
-    spec = importlib.util.spec_from_file_location("quality_set", ROOT / "benchmarks" / "quality_set.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["quality_set"] = module
-    spec.loader.exec_module(module)
-    return module
+from .filterkit import load_quality_set
 
 
 @pytest.fixture(scope="session")
 def quality_items():
     return load_quality_set().labelled_set(seed=0, per_cell=3)
-
-
-def verdict(filters, doc: Document) -> str | None:
-    """The first rejecting filter's `prefix:rule`, or None when every filter keeps `doc`."""
-    for f in filters:
-        if not f.applies(doc):
-            continue
-        result = f.filter(doc)
-        keep, reason = result if isinstance(result, tuple) else (result, None)
-        if not keep:
-            return f"{f.rule_prefix}:{reason}"
-    return None
-
-
-def text_doc(text: str, uri: str = "x.txt", **meta) -> Document:
-    return Document(text=text, id=uri, metadata={"kind": "text", "uri": uri, **meta})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import text_doc
+from .filterkit import text_doc
 from typer.testing import CliRunner
 
 from thresher.cli import app

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from conftest import load_quality_set
+from .filterkit import load_quality_set
 from typer.testing import CliRunner
 
 from thresher.cli import app

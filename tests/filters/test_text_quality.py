@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from conftest import text_doc, verdict
+from .filterkit import text_doc, verdict
 
 from thresher.config import FilterConfig
 from thresher.filters.chain import text_filters

@@ -166,3 +166,14 @@ def test_pull_stage_reads_a_saved_dataset(tmp_path):
     pulled = pl.read_parquet(tmp_path / "work" / "pull" / "*.parquet")
     assert sorted(pulled["text"]) == [f"t{i}" for i in range(5)] and result.kept == 5
     assert set(pulled["source"]) == {f"hf:{tmp_path / 'ds'}"}
+
+
+def test_demo_dataset_pulls_text_images_and_chat(tmp_path):
+    from thresher.pipelines.demo_sources import write_hf_dataset
+
+    folder = write_hf_dataset(tmp_path / "hf")
+    cfg = Cfg(type="huggingface", dataset=str(folder), columns={"text": "text", "image": "image", "caption": "caption"})
+    (docs,), err, _ = _run(cfg, tmp_path / "o1")
+    assert [d.metadata["kind"] for d in docs] == ["image", "text", "image", "text"] and err.height == 0
+    (chats,), _, _ = _run(Cfg(type="huggingface", dataset=str(folder), columns={"chat": "messages"}), tmp_path / "o2")
+    assert chats[1].text == "User: What is item 1?\n\nAssistant: Item 1 is a demo row."

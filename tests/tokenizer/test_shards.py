@@ -115,3 +115,14 @@ def test_megatron_core_reads_the_same_documents(tmp_path):
     assert list(ds.document_indices) == list(range(len(ds) + 1))
     for i in range(len(ds)):
         assert np.array_equal(ds[i].astype(np.int64), ours.document(i))
+
+
+def test_next_batch_equals_iteration(tmp_path):
+    _write(tmp_path, _docs(300), world_size=2, max_tokens=700)  # several files: windows cross them
+    a = ShardReader(tmp_path, "train", seq_len=24, seed=2)
+    b = ShardReader(tmp_path, "train", seq_len=24, seed=2)
+    windows = list(a)
+    tokens, doc_ids = b.next_batch(len(windows))
+    for (t, d), bt, bd in zip(windows, tokens, doc_ids):
+        assert np.array_equal(t, bt) and np.array_equal(d, bd)
+    assert b.next_batch(1)[0].shape == (1, 25) and b.epoch == 1  # wrapped into the next epoch

@@ -215,7 +215,9 @@ class _Rules(Strict):
     enabled: bool | None = None
 
     def resolved(self, preset: dict[str, Any]) -> dict[str, Any]:
-        return {**preset, **self.model_dump(exclude_unset=True)}
+        """The preset's values with the keys this config sets (None, as a saved config writes an
+        unset key, means "the preset's value")."""
+        return {**preset, **{k: v for k, v in self.model_dump().items() if v is not None}}
 
 
 class GopherQualityRules(_Rules):

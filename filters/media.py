@@ -27,16 +27,18 @@ _GARBLED = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]
 
 
 def grey_contrast(data: bytes, side: int = 64) -> float:
-    """Standard deviation of the grey levels (0..255 scale) of an image shrunk to side x side.
-    A flat colour, even with a little noise, gives under 2; a drawn shape or a photo, tens.
+    """Largest standard deviation of the R, G and B levels (0..255 scale) of an image shrunk to
+    side x side. A flat colour, even with a little noise, gives under 2; a drawn shape or a photo,
+    tens. Per channel, because a blue cross on a dark ground can have almost one grey level.
     (Histogram entropy is no use here: faint noise on a flat grey has more of it than a drawing.)"""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
-        im.draft("L", (side, side))
-        grey = im.convert("L")
-        grey.thumbnail((side, side))
-        return float(np.asarray(grey, dtype=np.float32).std())
+        im.draft("RGB", (side, side))
+        rgb = im.convert("RGB")
+        rgb.thumbnail((side, side))
+        arr = np.asarray(rgb, dtype=np.float32).reshape(-1, 3)  # (pixels, 3)
+    return float(arr.std(axis=0).max())
 
 
 def clipping_ratio(data: bytes, full_scale: float = 0.999) -> float:

@@ -37,7 +37,7 @@ GARBAGE_ONLY: dict[str, dict[str, Any]] = {
     "garbage": dict(enabled=True, max_chrome_frac=0.6, max_mojibake_ratio=0.3, max_replacement_ratio=0.01,
                     min_vowel_ratio=0.28),
     "media": dict(
-        enabled=True, image_min_side=32, image_max_aspect=12.0, image_min_contrast=4.0, gif_min_frames=1,
+        enabled=True, image_min_side=20, image_max_aspect=12.0, image_min_contrast=4.0, gif_min_frames=1,
         gif_max_frames=5000, gif_max_duration_s=600.0, audio_min_duration_s=0.5, audio_max_duration_s=4 * 3600.0,
         audio_max_silence=0.95, audio_max_clipping=0.2, midi_min_notes=4, midi_min_duration_s=1.0,
         midi_max_polyphony=64, blob_min_bytes=16, blob_max_bytes=2**31, doc_min_chars=20, doc_max_garbled=0.3,

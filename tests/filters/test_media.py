@@ -56,6 +56,7 @@ def reason(f, doc):
 def test_images(f):
     assert reason(f, image(96, 64)) is None
     assert reason(f, image(16, 16)) == "image_too_small"
+    assert reason(f, image(24, 24)) is None  # MNIST-sized images are data, not icons
     assert reason(f, image(1000, 40)) == "image_aspect"
     assert reason(f, image(96, 96, png(96, 96, draw=False, noise=2))) == "image_uniform"
     assert reason(f, image(96, 96, b"\x89PNG\r\n\x1a\n broken")) == "image_corrupt"

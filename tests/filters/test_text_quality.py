@@ -93,3 +93,14 @@ def test_bad_text_is_rejected_with_an_error_reason_not_a_crash():
     assert [d.text for d in out] == ["The dog and the cat."]
     assert doc.metadata["reason"] == "gopher_quality:error" and "ZeroDivisionError" in doc.metadata["detail"]
     assert doc.metadata["stage"] == "filter"
+
+
+def test_a_saved_and_reloaded_config_keeps_the_preset(tmp_path):
+    from thresher.config import load_config, save_config
+
+    cfg = load_config({"workdir": str(tmp_path), "filter": {"gopher_quality": {"min_doc_words": 9}}})
+    save_config(cfg, tmp_path / "c.yaml")
+    again = load_config(tmp_path / "c.yaml").filter
+    rules = again.gopher_quality.resolved({"min_doc_words": 5, "min_stop_words": 1})
+    assert rules == {"min_doc_words": 9, "min_stop_words": 1}
+    assert len(text_filters(again)) == 5

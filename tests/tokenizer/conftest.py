@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+from types import SimpleNamespace
 
 import mido
 import numpy as np
@@ -100,6 +101,13 @@ def records() -> list:
         new_document(id="bad_mid", kind="midi", source="t", uri="x.mid", media=[new_media("midi", data=midi()[:30])]),
     ]
     return docs
+
+
+@pytest.fixture(scope="session")
+def kit():
+    """The helpers above, as a fixture: test modules cannot import conftest reliably (pytest
+    import modes, and other rooms have a conftest too)."""
+    return SimpleNamespace(TEXTS=TEXTS, png=png, gif=gif, flac=flac, midi=midi, records=records)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-from .conftest import TEXTS, flac, gif, midi, png, records
 
 from thresher.errors import RecordError
 from thresher.records import new_document, new_media
@@ -37,8 +36,8 @@ def test_vocab_layout(enc):
     assert v.sp.id_to_piece(v.byte_offset + 0x41) == "<0x41>"
 
 
-def test_text_exact(enc):
-    for text in TEXTS + ["", "  leading and trailing  \n\n", "\x00\x01 control bytes \U0001F600", "a \ue00a\n\ue00a"]:
+def test_text_exact(enc, kit):
+    for text in kit.TEXTS + ["", "  leading and trailing  \n\n", "\x00\x01 control bytes \U0001F600", "a \ue00a\n\ue00a"]:
         if not text:
             with pytest.raises(RecordError, match="empty"):
                 enc.encode(new_document(id="e", kind="text", source="t", uri="e", text=text))
@@ -57,8 +56,8 @@ def test_blob_exact(enc):
     assert decode.blob_of(seg, enc.vocab) == ("application/zip", data[:256])
 
 
-def test_image_within_quantisation_error(enc):
-    data = png(80, 48, 7)
+def test_image_within_quantisation_error(enc, kit):
+    data = kit.png(80, 48, 7)
     (seg,) = _one(enc, new_document(id="i", kind="image", source="t", uri="i", media=[new_media("image", data=data)])).segments
     got = decode.pixels_of(seg, enc.vocab).astype(int)
     want = palette.pixels(palette.open_image(data), 32).astype(int)
@@ -67,8 +66,8 @@ def test_image_within_quantisation_error(enc):
     assert got.shape == (32, 32, 3) and err < 16
 
 
-def test_gif_frames(enc):
-    (seg,) = _one(enc, new_document(id="g", kind="gif", source="t", uri="g", media=[new_media("gif", data=gif(3))])).segments
+def test_gif_frames(enc, kit):
+    (seg,) = _one(enc, new_document(id="g", kind="gif", source="t", uri="g", media=[new_media("gif", data=kit.gif(3))])).segments
     frames = decode.frames_of(seg, enc.vocab)
     assert len(frames) == 3 and frames[0].shape == (16, 16, 3)
     # each frame fills one more third with red: the red area grows
@@ -76,9 +75,9 @@ def test_gif_frames(enc):
     assert red[0] < red[1] < red[2]
 
 
-def test_audio_within_quantisation_error(enc):
+def test_audio_within_quantisation_error(enc, kit):
     for freq, bound in ((440.0, 1e-4), (330.0, 1.5)):  # 440 Hz was in the training data; 330 Hz is new
-        data = flac(1.5, freq)
+        data = kit.flac(1.5, freq)
         (seg,) = _one(enc, new_document(id="a", kind="audio", source="t", uri="a",
                                         media=[new_media("audio", data=data)])).segments
         assert len(seg.ids) == 38  # 1.5 s at 25 frames/s, centred frames
@@ -94,8 +93,8 @@ def test_audio_within_quantisation_error(enc):
     assert gl < 1.0
 
 
-def test_midi_exact_up_to_quantisation(enc):
-    data = midi(3)
+def test_midi_exact_up_to_quantisation(enc, kit):
+    data = kit.midi(3)
     (seg,) = _one(enc, new_document(id="m", kind="midi", source="t", uri="m", media=[new_media("midi", data=data)])).segments
     want = midi_events.read_notes(data)
     got = midi_events.read_notes(midi_events.write_midi(midi_events.decode_notes(seg.ids)))
@@ -106,8 +105,8 @@ def test_midi_exact_up_to_quantisation(enc):
     assert {n.program for n in got} == {24, -1}
 
 
-def test_interleaved_pdf_and_caption_orders(enc):
-    doc = records()[-4]  # pdf0: two placeholders, the second image broken
+def test_interleaved_pdf_and_caption_orders(enc, kit):
+    doc = kit.records()[-4]  # pdf0: two placeholders, the second image broken
     before = sum(enc.dropped.values())
     kinds = [s.kind for s in _one(enc, doc).segments]
     assert sum(enc.dropped.values()) == before + 1
@@ -115,13 +114,13 @@ def test_interleaved_pdf_and_caption_orders(enc):
     firsts = []
     for i in range(40):
         d = new_document(id=f"c{i}", kind="image", source="t", uri="c",
-                         media=[new_media("image", data=png(8, 8), caption="red")])
+                         media=[new_media("image", data=kit.png(8, 8), caption="red")])
         firsts.append(_one(enc, d).segments[0].kind == "caption")
     assert 8 < sum(firsts) < 32  # both orders, about half each
 
 
-def test_bad_media_is_a_record_error(enc):
-    bad = {d.id: d for d in records()}
+def test_bad_media_is_a_record_error(enc, kit):
+    bad = {d.id: d for d in kit.records()}
     for key, reason in (("bad_img", "undecodable_image"), ("bad_aud", "undecodable_audio"), ("bad_mid", "undecodable_midi")):
         with pytest.raises(RecordError) as e:
             enc.encode(bad[key])

@@ -4,7 +4,7 @@
     python benchmarks/bench_train.py --device cuda --preset small     # GPU: tokens/s and MFU
     python benchmarks/bench_train.py --device cuda --preset 1b --compile
 
-One measured step = forward + backward + AdamW step on the same random token batch (documents of
+One measured step = `--accum` x (forward + backward) + one AdamW step on the same random token batch (documents of
 about `--doc-len` tokens, so our model does document masking where the reference, which has none,
 attends across documents). Each model runs `--warmup` steps, then `--repeats` timings of `--steps`
 steps; medians are printed with the ratios the issue asks for:
@@ -91,9 +91,10 @@ def tokens_per_s(model, x, y, args, device) -> float:
     ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
     def step():
-        with ctx():
-            loss = run(x, y)
-        loss.backward()
+        for _ in range(args.accum):
+            with ctx():
+                loss = run(x, y)
+            loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
@@ -109,7 +110,7 @@ def tokens_per_s(model, x, y, args, device) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
-    return x.numel() * args.steps / statistics.median(times)
+    return x.numel() * args.accum * args.steps / statistics.median(times)
 
 
 def compare(preset: str, args, device) -> None:
@@ -119,13 +120,13 @@ def compare(preset: str, args, device) -> None:
     x, y = batch(cfg.vocab_size, B, T, args.doc_len, device)
     peak = peak_flops(device)
     print(f"\n== {preset}: batch {B} x {T} tokens, vocab {cfg.vocab_size}, {device}, "
-          f"{'compiled' if args.compile else 'eager'}, docs of {args.doc_len or T} tokens")
+          f"{'compiled' if args.compile else 'eager'}, accum {args.accum}, docs of {args.doc_len or T} tokens")
 
     def ours(c):
         torch.manual_seed(0)
         m = Transformer(c, eos_id=EOS)
         m.use_flex = device.type == "cuda"
-        return m
+        return m.prepare(device.type, torch.bfloat16 if device.type == "cuda" else torch.float32)
 
     rows = {}
     dense = dense_twin(cfg)  # every layer a SwiGLU as wide as the MoE's active experts
@@ -157,6 +158,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--doc-len", type=int, default=512, help="tokens per document in the batch (0: one per row)")
     p.add_argument("--steps", type=int, default=2)
+    p.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step (amortizes AdamW)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="CPU threads (1 is fastest on a busy 2-core machine)")

@@ -82,6 +82,7 @@ def _train(tc: TrainConfig, shards: Path, out: Path, d: Dist, vocab_dir, stop_at
     torch.manual_seed(tc.seed)  # the same initial weights on every rank
     model = Transformer(mcfg, eos_id=facts["eos_id"]).to(device)
     model.use_flex = device.type == "cuda"
+    model.prepare(device.type, torch.bfloat16 if bf16 else torch.float32)
     echo(describe(mcfg))
     wrapped = wrap(model, d, tc.parallel, bf16)
     if tc.compile:

@@ -73,11 +73,22 @@ class Transformer(nn.Module):
         for r in self.routers():
             r.expert_bias.zero_()
 
+    def prepare(self, device_type: str, dtype: torch.dtype) -> "Transformer":
+        """Settle device-dependent choices before torch.compile traces the model (whether the
+        grouped matmul runs on this device and dtype)."""
+        from thresher.train.moe import Experts, grouped_mm_works
+
+        for m in self.modules():
+            if isinstance(m, Experts):
+                m.grouped_ok = grouped_mm_works(device_type, dtype)
+        return self
+
     def routers(self) -> list[Router]:
         return [b.ffn.router for b in self.blocks if b.is_moe]
 
-    def _rope(self, positions_BT: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        need = int(positions_BT.max()) + 1
+    def _rope(self, positions_BT: torch.Tensor, need: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin at each position; `need` bounds the positions from the shapes alone (no device
+        sync, no graph break under torch.compile)."""
         if need > self.rope_cos.shape[0]:  # sampling past the table: grow it
             cos, sin = rope_tables(self.cfg, max(need, 2 * self.rope_cos.shape[0]), self.rope_cos.device)
             self.rope_cos, self.rope_sin = cos, sin
@@ -102,7 +113,7 @@ class Transformer(nn.Module):
         else:
             pos_BT = torch.arange(caches[0].length, caches[0].length + T, device=tokens_BT.device).expand(B, T)
             mask = DocMask()
-        cos, sin = self._rope(pos_BT)
+        cos, sin = self._rope(pos_BT, T if caches is None else caches[0].length + T)
         x = self.embed(tokens_BT)  # (B, T, D)
         aux_total = x.new_zeros((), dtype=torch.float32)
         for i, block in enumerate(self.blocks):

@@ -53,6 +53,13 @@ def grouped_mm_works(device_type: str, dtype: torch.dtype) -> bool:
         return False
 
 
+def count_per_expert(idx_TK: torch.Tensor, n_experts: int) -> torch.Tensor:
+    """(E,) float32 routed pairs per expert; scatter_add keeps the shape static (bincount's output
+    size depends on the data, which makes torch.compile break the graph)."""
+    flat = idx_TK.flatten()
+    return torch.zeros(n_experts, device=flat.device).scatter_add_(0, flat, torch.ones_like(flat, dtype=torch.float32))
+
+
 class Router(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -76,7 +83,7 @@ class Router(nn.Module):
             gates_TK = gates_TK / (gates_TK.sum(-1, keepdim=True) + 1e-20)
         gates_TK = gates_TK * cfg.route_scale
         if self.training:  # evaluation and sampling leave the balance bookkeeping alone
-            self.tokens_per_expert += torch.bincount(idx_TK.flatten(), minlength=cfg.n_experts).float().detach()
+            self.tokens_per_expert += count_per_expert(idx_TK, cfg.n_experts)
         aux = logits_TE.new_zeros(())
         if self.training and cfg.aux_loss_coef > 0:
             aux = aux + cfg.aux_loss_coef * seq_balance_loss(scores_TE.view(B, S, -1), idx_TK.view(B, S, -1))
@@ -105,12 +112,15 @@ class Experts(nn.Module):
         super().__init__()
         E, D, Fh = cfg.n_experts, cfg.d_model, cfg.expert_ffn
         self.impl = cfg.expert_impl
+        self.grouped_ok: bool | None = None  # whether _grouped_mm runs here; found on the first eager call
         self.w13 = nn.Parameter(torch.empty(E, D, 2 * Fh))
         self.w2 = nn.Parameter(torch.empty(E, Fh, D))
 
     def forward(self, x_TD: torch.Tensor, idx_TK: torch.Tensor, gates_TK: torch.Tensor) -> torch.Tensor:
         dtype = torch.get_autocast_dtype(x_TD.device.type) if torch.is_autocast_enabled(x_TD.device.type) else x_TD.dtype
-        if self.impl == "grouped" and grouped_mm_works(x_TD.device.type, dtype):
+        if self.grouped_ok is None:  # a plain attribute afterwards, so torch.compile sees a constant
+            self.grouped_ok = grouped_mm_works(x_TD.device.type, dtype)
+        if self.impl == "grouped" and self.grouped_ok:
             return self._grouped(x_TD, idx_TK, gates_TK, dtype)
         return self._loop(x_TD, idx_TK, gates_TK, dtype)
 
@@ -118,13 +128,13 @@ class Experts(nn.Module):
         T, K = idx_TK.shape
         flat_N = idx_TK.flatten()
         order_N = torch.argsort(flat_N, stable=True)  # pairs grouped by expert
-        token_N = order_N // K
-        offs_E = torch.cumsum(torch.bincount(flat_N, minlength=self.w13.shape[0]), 0).to(torch.int32)
-        x_ND = x_TD[token_N].to(dtype)
+        offs_E = torch.cumsum(count_per_expert(idx_TK, self.w13.shape[0]), 0).to(torch.int32)  # group ends
+        x_ND = x_TD[order_N // K].to(dtype)
         a, b = torch._grouped_mm(x_ND, self.w13.to(dtype), offs=offs_E).chunk(2, dim=-1)  # (N, F) each
         y_ND = torch._grouped_mm(F.silu(a) * b, self.w2.to(dtype), offs=offs_E)
-        y_ND = y_ND * gates_TK.flatten()[order_N, None].to(y_ND.dtype)
-        return torch.zeros_like(x_TD, dtype=y_ND.dtype).index_add_(0, token_N, y_ND)
+        # back to (token, slot) order with a gather (no atomic scatter), then the gate-weighted sum
+        y_TKD = y_ND[torch.argsort(order_N)].view(T, K, -1)
+        return (y_TKD * gates_TK[..., None].to(y_TKD.dtype)).sum(1)
 
     def _loop(self, x_TD, idx_TK, gates_TK, dtype) -> torch.Tensor:
         """The reference: one expert at a time, on the tokens that chose it."""

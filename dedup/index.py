@@ -4,12 +4,12 @@
                                   one made with the same values)
     <index>/keys/<rank>.npy       (n, slots) uint64: exact key, then LSH band keys (0: none)
     <index>/sig/<rank>.npy        (n, num_perm) uint32 MinHash signatures
-    <index>/info/<rank>.npz       group, status, score, length, check, phash, color: (n,) each
-    <index>/ids/<rank>.npy        (n,) the record ids (unicode)
+    <index>/meta/<rank>.parquet   id, group, status, score, length, check, phash, color: one row each
     <index>/assign/<rank>.npz     written by the cluster step: what happened to each row
 
 Global row numbers run over the ranks in order, then over earlier indexes (incremental runs), so
-one int64 names any record. Every file is written under a temporary name and renamed.
+one int64 names any record. Every file is streamed batch by batch under a temporary name and
+renamed when the rank is done (keys last), so a rank of any size needs one batch of memory.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from thresher.dedup.features import Fingerprints, Params
 from thresher.errors import StageError
@@ -71,12 +73,59 @@ def _diff(a: dict, b: dict) -> str:
     return ", ".join(f"{k}: {a.get(k)!r} here, {b.get(k)!r} now" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
 
 
-def write_rank(folder: Path, rank: int, fp: Fingerprints, ids: list[str]) -> None:
-    folder, name = Path(folder), rank_name(rank)
-    _atomic_save(folder / "sig" / f"{name}.npy", lambda f: np.save(f, fp.sig))
-    _atomic_save(folder / "info" / f"{name}.npz", lambda f: np.savez(f, **{k: getattr(fp, k) for k in INFO_FIELDS}))
-    _atomic_save(folder / "ids" / f"{name}.npy", lambda f: np.save(f, np.array(ids, dtype=str)))
-    _atomic_save(folder / "keys" / f"{name}.npy", lambda f: np.save(f, fp.keys))  # last: marks the rank done
+class _NpyAppender:
+    """A 2-D .npy file written one block of rows at a time: a fixed-size header is rewritten with
+    the final shape at `close` (the format allows header padding), so no rows are held in memory."""
+
+    HEADER = 128  # bytes: magic (6) + version (2) + length (2) + the header dict padded with spaces
+
+    def __init__(self, path: Path, dtype: np.dtype, width: int):
+        self.path, self.dtype, self.width, self.rows = path, np.dtype(dtype), width, 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = path.with_name(path.name + ".tmp")
+        self.f = open(self.tmp, "wb")
+        self.f.write(b"\0" * self.HEADER)
+
+    def append(self, block: np.ndarray) -> None:
+        assert block.ndim == 2 and block.shape[1] == self.width, block.shape
+        self.f.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        self.rows += block.shape[0]
+
+    def close(self) -> None:
+        header = repr({"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                       "shape": (self.rows, self.width)}).encode("latin1")
+        pad = self.HEADER - 10 - len(header) - 1
+        self.f.seek(0)
+        self.f.write(b"\x93NUMPY\x01\x00" + (self.HEADER - 10).to_bytes(2, "little") + header + b" " * pad + b"\n")
+        self.f.close()
+        os.replace(self.tmp, self.path)
+
+
+META_SCHEMA = pa.schema([("id", pa.string()), ("group", pa.uint8()), ("status", pa.uint8()), ("score", pa.float64()),
+                         ("length", pa.float64()), ("check", pa.uint64()), ("phash", pa.uint64()), ("color", pa.uint64())])
+
+
+class RankWriter:
+    """Streams one rank's fingerprints into the index: `append` per batch, `close` at the end."""
+
+    def __init__(self, folder: Path, rank: int, p: Params):
+        folder, name = Path(folder), rank_name(rank)
+        self.sig = _NpyAppender(folder / "sig" / f"{name}.npy", np.uint32, p.num_perm)
+        self.keys = _NpyAppender(folder / "keys" / f"{name}.npy", np.uint64, p.slots)
+        self.meta_path = folder / "meta" / f"{name}.parquet"
+        self.meta_path.parent.mkdir(parents=True, exist_ok=True)
+        self.meta = pq.ParquetWriter(str(self.meta_path) + ".tmp", META_SCHEMA)
+
+    def append(self, fp: Fingerprints, ids: list[str]) -> None:
+        self.sig.append(fp.sig)
+        self.meta.write_table(pa.table({"id": ids, **{k: getattr(fp, k) for k in INFO_FIELDS}}, schema=META_SCHEMA))
+        self.keys.append(fp.keys)
+
+    def close(self) -> None:
+        self.sig.close()
+        self.meta.close()
+        os.replace(str(self.meta_path) + ".tmp", self.meta_path)
+        self.keys.close()  # last: its presence marks the rank done
 
 
 class Index:
@@ -105,10 +154,9 @@ class Index:
                                for k in self._keys])
 
     def info(self, field: str) -> np.ndarray:
-        parts = []
-        for r in self.ranks:
-            with np.load(self.folder / "info" / f"{rank_name(r)}.npz") as z:
-                parts.append(z[field])
+        """(n,) one fingerprint field (INFO_FIELDS) over all ranks."""
+        parts = [pq.read_table(self.folder / "meta" / f"{rank_name(r)}.parquet", columns=[field])[field].to_numpy()
+                 for r in self.ranks]
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def sig_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -128,8 +176,8 @@ class Index:
         which = np.searchsorted(self.offsets, rows, side="right") - 1
         for i in np.unique(which):
             m = which == i
-            ids = np.load(self.folder / "ids" / f"{rank_name(self.ranks[i])}.npy")
-            out[m] = ids[rows[m] - self.offsets[i]]
+            ids = pq.read_table(self.folder / "meta" / f"{rank_name(self.ranks[i])}.parquet", columns=["id"])["id"]
+            out[m] = ids.take(pa.array(rows[m] - self.offsets[i])).to_numpy(zero_copy_only=False)
         return out
 
     def kept(self) -> np.ndarray:

@@ -19,9 +19,8 @@ from datatrove.pipeline.base import PipelineStep
 
 from thresher.dedup.buckets import Checks, band_pairs
 from thresher.dedup.cluster import assign
-from thresher.dedup.features import Fingerprinter, Fingerprints, Params
-from thresher.dedup.index import (EXACT, FAILED_ROW, KEPT_IN_CLUSTER, NEAR, REASONS, Index, IndexSet, rank_name,
-                                  write_rank)
+from thresher.dedup.features import Fingerprinter, Params
+from thresher.dedup.index import EXACT, FAILED_ROW, KEPT_IN_CLUSTER, NEAR, REASONS, Index, IndexSet, RankWriter, rank_name
 from thresher.errors import StageError
 from thresher.io import RecordWriter
 from thresher.records import mark
@@ -40,8 +39,7 @@ class DedupSignatures(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         fingerprint = Fingerprinter(self.params)
-        parts: list[Fingerprints] = []
-        ids: list[str] = []
+        out = RankWriter(self.index, rank, self.params)
         batch: list[Document] = []
         self.errors.open(rank)
 
@@ -51,8 +49,7 @@ class DedupSignatures(PipelineStep):
             for i, reason, detail in errors:
                 self.stat_update("failed", f"failed:{reason}")
                 self.errors.write(mark(batch[i], stage=STAGE, reason=reason, detail=detail), rank)
-            parts.append(fp)
-            ids.extend(d.id for d in batch)
+            out.append(fp, [d.id for d in batch])
             batch.clear()
 
         try:
@@ -65,7 +62,7 @@ class DedupSignatures(PipelineStep):
                 flush()
         finally:
             self.errors.close()
-        write_rank(self.index, rank, Fingerprints.concat(parts, self.params), ids)
+        out.close()
         return
         yield  # a generator that yields nothing: this pipeline ends here
 

@@ -83,12 +83,6 @@ class Fingerprints:
         return cls(np.zeros(n, np.uint8), np.zeros(n, np.uint8), np.zeros(n), np.zeros(n), np.zeros(n, np.uint64),
                    np.zeros(n, np.uint64), np.zeros(n, np.uint64), np.zeros((n, p.slots), np.uint64), np.full((n, p.num_perm), EMPTY, np.uint32))
 
-    @classmethod
-    def concat(cls, parts: list["Fingerprints"], p: Params) -> "Fingerprints":
-        if not parts:
-            return cls.empty(0, p)
-        return cls(*(np.concatenate([getattr(f, name) for f in parts]) for name in cls.__dataclass_fields__))
-
 
 def fold_text(text: str) -> str:
     """NFKC with every run of whitespace as one space: ' Ｆoo\\n\\tbar ' -> 'Foo bar'."""

@@ -11,14 +11,17 @@ import pytest
 
 from thresher.dedup.features import fold_text
 from thresher.pipelines.demo import generate, manifest_path
-from thresher.pipelines.run import demo_config, run_stages
+from thresher.config import load_config
+from thresher.pipelines.run import run_stages
 
 
 @pytest.mark.slow
 def test_demo_planted_duplicates_removed_and_nothing_else(tmp_path):
     generate(tmp_path / "corpus", size="small")
     manifest = json.loads(manifest_path(tmp_path / "corpus").read_text())
-    cfg = demo_config(tmp_path, ["executor.workers=1"])
+    # the local corpus only: the demo's Hugging Face and Anna's Archive inputs copy its files again
+    cfg = load_config({"workdir": str(tmp_path), "executor": {"workers": 1},
+                       "sources": [{"type": "local", "path": str(tmp_path / "corpus"), "name": "demo"}]})
     results = run_stages(cfg, ["pull", "extract", "dedup"], echo=lambda s: None)
     dedup = results[-1]
     assert dedup.read == dedup.kept + sum(dedup.side.values())

@@ -4,7 +4,7 @@ warnings reach the console. THRESHER_LOG_LEVEL=INFO brings datatrove's console o
 datatrove sets its console sink inside `add_task_logger` at INFO with no setting to change it, so we
 replace that function (and `setup_default_logger`, which it calls when a task ends) by versions
 that take the level from the environment; workers inherit the environment and import this module
-through `thresher`.
+through `thresher` before they unpickle any datatrove executor.
 """
 
 from __future__ import annotations
@@ -37,16 +37,15 @@ def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -
 
 
 def install() -> None:
+    """Patch datatrove's logging setup. Patching `datatrove.utils.logging` before the executors are
+    imported is enough: they bind the names with `from ... import` when they are first imported, so
+    `import thresher` stays cheap (no datatrove.executor import, which costs about 0.5 s)."""
     import datatrove.utils.logging as dt_logging
 
-    for module_name in ("datatrove.executor.base", "datatrove.executor.jobs", "datatrove.executor.ray"):
-        module = sys.modules.get(module_name)
-        if module is None:
-            try:
-                module = __import__(module_name, fromlist=["_"])
-            except ImportError:  # ray executor without ray installed
-                continue
-        if hasattr(module, "add_task_logger"):
-            module.add_task_logger = _task_logger
+    dt_logging.add_task_logger = _task_logger
     dt_logging.setup_default_logger = _default_logger
+    for module_name in ("datatrove.executor.base", "datatrove.executor.jobs", "datatrove.executor.ray"):
+        module = sys.modules.get(module_name)  # imported before thresher: patch the bound name too
+        if module is not None and hasattr(module, "add_task_logger"):
+            module.add_task_logger = _task_logger
     _default_logger()

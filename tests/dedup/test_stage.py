@@ -159,3 +159,12 @@ def test_rows_changed_under_the_index_is_a_clear_error(tmp_path, prose):
     write_extract(tmp_path, docs + [record(Kind.TEXT, "late", text=prose[6])] * 2)
     with pytest.raises(StageError, match="changed since"):
         run_plan(cfg, plan(cfg).then[3])
+
+
+def test_disabled_copies_every_record_and_a_bad_index_path_is_refused(tmp_path, prose):
+    docs, _, _ = corpus(prose)
+    write_extract(tmp_path, docs)
+    [result] = run_stages(config(tmp_path, enabled=False), ["dedup"], echo=lambda s: None)
+    assert result.kept == result.read == len(docs)
+    with pytest.raises(StageError, match="not a dedup index"):
+        plan(config(tmp_path / "other", index=[str(tmp_path / "extract")]))

@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import pyarrow.parquet as pq
 from datatrove.executor.base import PipelineExecutor
@@ -39,6 +40,9 @@ class StagePlan:
     # input and output once all have run; a plan with an empty `pipeline` only groups its `then`.
     # Used by stages that need several passes (dedup).
     then: list["StagePlan"] = field(default_factory=list)
+    # For a stage whose output is not records (tokenizer, train): what it made, for the summary
+    # line, e.g. "vocabulary of 7641 tokens"; called after the stage has run.
+    report: Callable[[], str] | None = None
 
 
 @dataclass
@@ -50,13 +54,14 @@ class StageResult:
     seconds: float = 0.0
     skipped: bool = False
     submitted: bool = False  # slurm/ray: launched, results come later
+    note: str = ""  # what a stage that writes no records made (StagePlan.report)
 
     def line(self) -> str:
         if self.submitted:
             return f"{self.name}: submitted {self.read} tasks"
         parts = [f"{self.kept} kept"] + [f"{n} {what}" for what, n in self.side.items() if n]
         state = "already done, skipped" if self.skipped else f"{self.seconds:.1f} s"
-        return f"{self.name}: {self.read} in -> {', '.join(parts)} ({state})"
+        return f"{self.name}: {self.read} in -> {self.note or ', '.join(parts)} ({state})"
 
 
 def count_rows(folder: Path) -> int:
@@ -95,11 +100,12 @@ def is_done(cfg: Config, stage: str) -> bool:
     return _completed(logdir) >= set(range(tasks))
 
 
-def reset_stage(cfg: Config, stage: str) -> None:
-    """Forget a stage's outputs and markers (`--force`)."""
-    for path in (cfg.work / stage, logs_dir(cfg, stage)):
-        if path.exists():
-            shutil.rmtree(path)
+def reset_stage(cfg: Config, plan: StagePlan) -> None:
+    """Forget a stage's outputs and the markers of all its parts (`--force`)."""
+    for part in [plan, *plan.then]:
+        for path in (part.output, logs_dir(cfg, part.name)):
+            if path.exists():
+                shutil.rmtree(path)
 
 
 def build_executor(cfg: Config, plan: StagePlan, tasks: int, depends: PipelineExecutor | None = None) -> PipelineExecutor:
@@ -192,8 +198,9 @@ def _run_parts(cfg: Config, plan: StagePlan, depends: PipelineExecutor | None) -
 def summarize(plan: StagePlan, seconds: float, skipped: bool = False) -> StageResult:
     kept = count_rows(plan.output)
     side = {what: count_rows(plan.output / sub) for sub, what in SIDE_FOLDERS.items() if (plan.output / sub).is_dir()}
-    if plan.input is not None and plan.counts_input:
+    if plan.input is not None and (plan.counts_input or plan.report):
         read = count_rows(plan.input)
     else:
         read = kept + sum(side.values())
-    return StageResult(plan.name, read, kept, side, seconds, skipped)
+    note = plan.report() if plan.report is not None else ""
+    return StageResult(plan.name, read, kept, side, seconds, skipped, note=note)

@@ -17,9 +17,10 @@ def run_stages(cfg: Config, stages: list[str], *, force: bool = False, echo: Cal
     save_config(cfg, cfg.work / "_logs" / "config.yaml")
     results, previous = [], None
     for stage in sorted(stages, key=ORDER.index):
+        plan = plan_stage(cfg, stage)
         if force:
-            reset_stage(cfg, stage)
-        result, previous = run_plan(cfg, plan_stage(cfg, stage), depends=previous)
+            reset_stage(cfg, plan)
+        result, previous = run_plan(cfg, plan, depends=previous)
         echo(result.line())
         results.append(result)
     return results

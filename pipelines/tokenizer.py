@@ -8,6 +8,7 @@ input file to that one task.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -66,7 +67,14 @@ class TrainVocabulary(PipelineStep):
         yield  # a generator step with no output records
 
 
+def report(folder: Path) -> str:
+    """`vocabulary of 8218 tokens (text 5588, image 512, audio 1024, midi 517)`, from vocab.json."""
+    vocab = json.loads((folder / "vocab.json").read_text())
+    sizes = ", ".join(f"{k} {vocab[k]['size']}" for k in ("text", "image", "audio", "midi") if isinstance(vocab.get(k), dict) and "size" in vocab[k])
+    return f"vocabulary of {vocab['vocab_size']} tokens ({sizes})"
+
+
 def plan(cfg: Config) -> StagePlan:
     src, out = latest_input(cfg), cfg.work / "tokenizer"
     return StagePlan("tokenizer", [RecordReader(src), TrainVocabulary(cfg.tokenizer, out)], 1, out, input=src,
-                     counts_input=False)
+                     counts_input=False, report=lambda: report(out))

@@ -54,7 +54,7 @@ def _results_table(results) -> Table:
     for col in ("stage", "in", "kept", "failed", "rejected", "removed", "seconds"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for r in results:
-        table.add_row(r.name, str(r.read), str(r.kept), *(str(r.side.get(k, "")) for k in ("failed", "rejected", "removed")),
+        table.add_row(r.name, str(r.read), "-" if r.note else str(r.kept), *(str(r.side.get(k, "")) for k in ("failed", "rejected", "removed")),
                       "skipped" if r.skipped else f"{r.seconds:.1f}")
     return table
 
@@ -75,7 +75,7 @@ def run(
 
         cfg = _load(config, set_, workers)
         stages = list(stage) if stage else [s for s in ORDER if is_built(s)]
-        results = run_stages(cfg, stages, force=force, echo=lambda line: console.print(line, highlight=False))
+        results = run_stages(cfg, stages, force=force, echo=lambda line: console.print(line, highlight=False, soft_wrap=True))
         out.print(_results_table(results))
 
     _guard(go)
@@ -92,7 +92,7 @@ def _stage_command(name: str) -> None:
             from thresher.pipelines.run import run_stages
 
             cfg = _load(config, set_, workers)
-            run_stages(cfg, [name], force=force, echo=lambda line: console.print(line, highlight=False))
+            run_stages(cfg, [name], force=force, echo=lambda line: console.print(line, highlight=False, soft_wrap=True))
 
         _guard(go)
 
@@ -117,7 +117,7 @@ def demo(
         from thresher.pipelines.run import run_demo
 
         overrides = list(set_ or []) + ([f"executor.workers={workers}"] if workers else [])
-        results = run_demo(workdir, size=size, overrides=overrides, echo=lambda line: console.print(line, highlight=False))
+        results = run_demo(workdir, size=size, overrides=overrides, echo=lambda line: console.print(line, highlight=False, soft_wrap=True))
         out.print(_results_table(results))
         console.print(f"inspect the output with: thresher inspect {workdir}/extract", highlight=False)
 

@@ -1,0 +1,229 @@
+"""The caption stage's two datatrove steps: train one round's captioner, then caption the records.
+
+Round r:  TrainRound (one task: gathers the pairs of the whole input, fits, saves `_model/round{r}.pt`)
+          -> CaptionRecords (every task: candidates, PMI scores, the best caption per image kept)
+
+Round 1 trains on the captions the corpus came with (sidecar, caption column, alt text,
+figcaption); round 2 on the pairs round 1 kept. Per image, in `media`: `caption` (the kept text, or
+None when every candidate scored under `min_score`), `caption_source` (original | synthetic | None),
+`caption_score` (the best PMI) and `caption_round`; the record's `extra.captions` keeps the originals
+with their scores, so a replaced alt text such as "image1.jpg" stays visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from datatrove.data import Document, DocumentsPipeline, Media
+from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.logging import logger
+
+from thresher.config import CaptionConfig
+from thresher.errors import RecordError, StageError
+from thresher.io import RecordWriter
+from thresher.pipelines.captioner.decode import Scorer, allowed_tokens, sample_captions
+from thresher.pipelines.captioner.model import Captioner, fit, pick_device
+from thresher.pipelines.captioner.sequences import Layout, image_media, original_captions
+from thresher.records import mark, media_bytes
+
+DOCS_PER_BATCH = 512  # records held while their images are captioned together
+
+
+def settings_key(cc: CaptionConfig, rnd: int, fingerprint: str) -> str:
+    """A hash of everything that shapes a round's model (a saved model with another key is stale)."""
+    shaping = cc.model_dump(mode="json", exclude={"candidates", "greedy", "temperature", "top_p", "min_score",
+                                                 "recaption", "batch_images", "device", "threads", "rounds"})
+    return hashlib.blake2b(json.dumps([shaping, rnd, fingerprint], sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
+def _setup(cc: CaptionConfig, vocab_dir: Path):
+    from thresher.tokenizer.encode import Encoder
+    from thresher.tokenizer.vocab import load_vocab
+
+    if cc.threads:
+        torch.set_num_threads(cc.threads)
+    vocab = load_vocab(vocab_dir)
+    return vocab, Encoder(vocab), Layout.from_vocab(vocab, cc.image_side), pick_device(cc.device)
+
+
+def _codes(enc, m: Media, side: int) -> np.ndarray:
+    """(S*S,) palette token ids of a medium (a GIF: its first frame)."""
+    return np.asarray(enc.image_codes(media_bytes(m), side), dtype=np.int64)
+
+
+def _entries(doc: Document) -> dict[int, dict]:
+    """media index -> the record's caption bookkeeping (extra.captions) from an earlier round."""
+    return {e["media"]: e for e in (doc.metadata.get("extra") or {}).get("captions", [])}
+
+
+class TrainRound(PipelineStep):
+    name = "🖼️ captioner"
+    type = "🏷️ - CAPTION"
+
+    def __init__(self, cc: CaptionConfig, vocab_dir: Path, model_path: Path, rnd: int):
+        super().__init__()
+        self.cc, self.vocab_dir, self.model_path, self.rnd = cc, Path(vocab_dir), Path(model_path), rnd
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if world_size != 1:
+            raise StageError("a caption training round runs as one task (it fits one model)")
+        cc = self.cc
+        vocab, enc, lay, device = _setup(cc, self.vocab_dir)
+        key = settings_key(cc, self.rnd, vocab.fingerprint)
+        if self.model_path.is_file():
+            try:
+                Captioner.load(self.model_path, cc, device, vocab.fingerprint, key)
+                self.stat_update("reused_model")
+                return
+            except StageError:
+                self.model_path.unlink()  # stale (other settings or vocabulary): train again
+        codes, captions, refs = [], [], []
+        for doc in data or ():
+            for i, m in image_media(doc):
+                texts = original_captions(m) if self.rnd == 1 else [m.metadata["caption"]] * bool(m.metadata.get("caption"))
+                if not texts and len(refs) >= cc.reference_images:
+                    continue
+                try:
+                    c = _codes(enc, m, lay.side)
+                except Exception as e:  # counted; the captioning pass puts the error on the record
+                    self.stat_update(f"skipped:{type(e).__name__}")
+                    continue
+                if len(refs) < cc.reference_images:
+                    refs.append(c)
+                for text in texts:
+                    if len(captions) < cc.max_pairs:
+                        codes.append(c)
+                        captions.append(enc.text(text)[: cc.max_caption_tokens])
+                        self.stat_update("pairs")
+        with self.track_time():
+            cap = Captioner(lay, cc, device)
+            stats = fit(cap, codes, captions, cc, echo=logger.info)
+            cap.save(self.model_path, {"fingerprint": vocab.fingerprint, "key": key, "round": self.rnd,
+                                       "stats": stats, "refs": np.stack(refs) if refs else None})
+        self.stat_update("final_loss_x1000", value=int(stats["final_loss"] * 1000))
+        return
+        yield  # a generator step with no output records
+
+
+class CaptionRecords(PipelineStep):
+    """Caption every image of every record; non-image records pass through unchanged."""
+
+    name = "🖼️ caption"
+    type = "🏷️ - CAPTION"
+
+    def __init__(self, cc: CaptionConfig, vocab_dir: Path, model_path: Path, rnd: int, final: bool,
+                 errors_folder: Path):
+        super().__init__()
+        self.cc, self.vocab_dir, self.model_path, self.rnd, self.final = cc, Path(vocab_dir), Path(model_path), rnd, final
+        self.errors = RecordWriter(errors_folder, always_create=False)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        cc = self.cc
+        vocab, self.enc, lay, device = _setup(cc, self.vocab_dir)
+        self.cap = Captioner.load(self.model_path, cc, device, vocab.fingerprint,
+                                  settings_key(cc, self.rnd, vocab.fingerprint))
+        refs = self.cap.meta.get("refs")
+        baseline = cc.baseline if refs is not None else "text"
+        self.scorer = Scorer(self.cap, baseline, list(refs) if refs is not None else [], cc.max_caption_tokens)
+        self.allowed = allowed_tokens(vocab, lay)
+        self.rank, self.batches = rank, 0
+        self.errors.open(rank)
+        try:
+            held: list[tuple[Document, list]] = []
+            n_images = 0
+            for doc in data or ():
+                self.stat_update("in")
+                try:
+                    jobs = self._jobs(doc)
+                except RecordError as e:
+                    self._fail(doc, e.reason, e.detail, rank)
+                    continue
+                held.append((doc, jobs))
+                n_images += len(jobs)
+                if n_images >= cc.batch_images or len(held) >= DOCS_PER_BATCH:
+                    yield from self._flush(held)
+                    held, n_images = [], 0
+            yield from self._flush(held)
+        finally:
+            self.errors.close()
+
+    def _fail(self, doc: Document, reason: str, detail: str, rank: int) -> None:
+        self.stat_update("failed", f"failed:{reason}")
+        self.errors.write(mark(doc, stage="caption", reason=reason, detail=detail), rank)
+
+    def _jobs(self, doc: Document) -> list[dict]:
+        """One job per image of the record: its codes and its candidate captions so far."""
+        kind, before = doc.metadata.get("kind"), _entries(doc)
+        jobs = []
+        for i, m in image_media(doc):
+            try:
+                codes = _codes(self.enc, m, self.cap.lay.side)
+            except Exception as e:
+                if kind in ("image", "gif") and self.final:
+                    raise RecordError(f"undecodable_{kind}", f"{type(e).__name__}: {e}") from None
+                self.stat_update(f"skipped:{type(e).__name__}")  # a broken figure: left uncaptioned
+                continue
+            entry = before.get(i) or {"media": i, "origin": m.metadata.get("caption_source"),
+                                      "originals": original_captions(m)}
+            cands = [("original", self.rnd, t) for t in entry["originals"]]
+            if m.metadata.get("caption_source") == "synthetic" and m.metadata.get("caption"):  # an earlier round's
+                cands.append(("synthetic", m.metadata.get("caption_round") or self.rnd - 1, m.metadata["caption"]))
+            jobs.append({"media": i, "codes": codes, "entry": entry, "cands": cands,
+                         "sample": self.cc.recaption == "all" or not entry["originals"]})
+        return jobs
+
+    def _flush(self, held: list[tuple[Document, list]]):
+        cc, sp = self.cc, self.enc.vocab.sp
+        jobs = [j for _, js in held for j in js]
+        todo = [j for j in jobs if j["sample"]]
+        if todo and cc.candidates + int(cc.greedy):
+            samples = sample_captions(self.cap, [j["codes"] for j in todo], self.allowed, n=cc.candidates,
+                                      temperature=cc.temperature, top_p=cc.top_p, max_tokens=cc.max_caption_tokens,
+                                      greedy=cc.greedy, seed=cc.seed + 7919 * self.rnd + 104729 * self.rank + self.batches)
+            self.batches += 1
+            for j, cands in zip(todo, samples):
+                j["cands"] += [("synthetic", self.rnd, sp.decode(c).strip()) for c in cands]
+        for j in jobs:  # tokens; identical texts scored once (an original wins over a synthetic twin)
+            seen, kept = set(), []
+            for source, rnd, text in j["cands"]:
+                toks = tuple(self.enc.text(text)[: cc.max_caption_tokens])
+                if text and toks and toks not in seen:
+                    seen.add(toks)
+                    kept.append((source, rnd, text, list(toks)))
+            j["cands"] = kept
+        scores = self.scorer.scores([j["codes"] for j in jobs], [[c[3] for c in j["cands"]] for j in jobs])
+        for j, s in zip(jobs, scores):
+            j["scores"] = s
+        by_doc = iter(held)
+        for doc, js in by_doc:
+            for j in js:
+                self._annotate(doc, j)
+            self.stat_update("out", f"kind:{doc.metadata.get('kind')}")
+            yield doc
+
+    def _annotate(self, doc: Document, j: dict) -> None:
+        m, entry, cands, s = doc.media[j["media"]], j["entry"], j["cands"], j["scores"]
+        entry["original_scores"] = [round(float(s[k]), 4) for k, c in enumerate(cands) if c[0] == "original"]
+        synth = [k for k, c in enumerate(cands) if c[0] == "synthetic"]
+        if synth:
+            best_s = max(synth, key=lambda k: s[k])
+            entry["synthetic"], entry["synthetic_score"] = cands[best_s][2], round(float(s[best_s]), 4)
+        entry["candidates"] = len(cands)
+        if not cands:
+            m.metadata.update(caption=None, caption_source=None, caption_score=None, caption_round=None)
+            self.stat_update("no_candidate")
+        else:
+            best = int(np.argmax(s))
+            source, rnd, text, _ = cands[best]
+            keep = bool(s[best] >= self.cc.min_score)
+            m.metadata.update(caption=text if keep else None, caption_source=source if keep else None,
+                              caption_score=float(s[best]), caption_round=rnd)
+            self.stat_update(f"kept:{source}" if keep else "dropped")
+            if keep and source == "synthetic" and entry["originals"]:
+                self.stat_update("replaced_original")
+        extra = doc.metadata.setdefault("extra", {})
+        extra["captions"] = [e for e in extra.get("captions", []) if e["media"] != j["media"]] + [entry]

@@ -362,6 +362,8 @@ class CaptionConfig(Strict):
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(0.9, gt=0, le=1)
     min_score: float = Field(0.05)  # PMI (nats/token) under which a pair is dropped (caption removed)
+    baseline: Literal["images", "text"] = "images"  # log p(c): mean over reference images, or text-only rows
+    reference_images: int = Field(16, ge=1, le=1024)  # images of the corpus the `images` baseline averages over
     recaption: Literal["missing", "all"] = "all"  # which images get synthetic candidates
     batch_images: int = Field(64, ge=1)  # images captioned together
     device: Literal["auto", "cpu", "cuda"] = "auto"

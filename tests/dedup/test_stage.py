@@ -168,3 +168,14 @@ def test_disabled_copies_every_record_and_a_bad_index_path_is_refused(tmp_path, 
     assert result.kept == result.read == len(docs)
     with pytest.raises(StageError, match="not a dedup index"):
         plan(config(tmp_path / "other", index=[str(tmp_path / "extract")]))
+
+
+def test_threshold_picks_bands_and_rows_when_they_are_unset(tmp_path):
+    from thresher.errors import ConfigError
+    from thresher.pipelines.dedup import params
+
+    assert (params(config(tmp_path).dedup).bands, params(config(tmp_path).dedup).rows) == (14, 8)
+    p = params(config(tmp_path, bands=None, rows=None, threshold=0.8).dedup)
+    assert (p.bands, p.rows) == (9, 12)
+    with pytest.raises(ConfigError, match="exceeds dedup.num_perm"):
+        config(tmp_path, bands=20, rows=8)

@@ -67,6 +67,7 @@ def write_hf_dataset(dest: str | Path, corpus: str | Path | None = None, seed: i
                                   "image": datasets.Image(), "caption": datasets.Value("string"),
                                   "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}]})
     out = Path(dest)
+    datasets.disable_progress_bars()  # quiet by default: the demo prints one line per stage
     datasets.Dataset.from_dict(rows, features=features).save_to_disk(str(out))
     return out
 

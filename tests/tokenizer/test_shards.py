@@ -126,3 +126,65 @@ def test_next_batch_equals_iteration(tmp_path):
     for (t, d), bt, bd in zip(windows, tokens, doc_ids):
         assert np.array_equal(t, bt) and np.array_equal(d, bd)
     assert b.next_batch(1)[0].shape == (1, 25) and b.epoch == 1  # wrapped into the next epoch
+
+
+def _reference_doc_ids(doc_starts: list[int], start: int, span: int) -> np.ndarray:
+    """Per token of the window [start, start + span): how many distinct non-empty documents began
+    after the window's first token, up to and including it (plain Python, one token at a time)."""
+    firsts = sorted(set(doc_starts))
+    return np.array([sum(1 for d in firsts if start < d <= start + i) for i in range(span)], dtype=np.int32)
+
+
+@pytest.mark.parametrize("seq_len", [5, 16, 37])
+def test_vectorised_doc_ids_equal_a_reference_on_random_windows(tmp_path, seq_len):
+    rng = np.random.default_rng(seq_len)
+    # short, long and empty documents; small files so that windows cross file boundaries
+    docs = [np.append(rng.integers(3, 1000, rng.choice([0, 1, 3, 40, 90])), 2)[: rng.choice([0, 2, 50, 200])]
+            for _ in range(400)]
+    docs[0] = docs[0][:0]  # an empty first document
+    w = ShardWriter(tmp_path, 0, np.uint16, max_tokens=600)
+    for d in docs:
+        w.add("train", d, "text")
+    w.close()
+    merge_manifest(tmp_path, 1, META)
+    r = ShardReader(tmp_path, "train", seq_len=seq_len, seed=1)
+    stream = np.concatenate([d for d in docs]).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum([len(d) for d in docs])[:-1]]).tolist()
+    assert len(r._bins) > 3 and r.n_tokens == len(stream)
+    for w_ in rng.integers(0, len(r), 40).tolist():
+        tokens, ids = r.window(w_)
+        s = w_ * seq_len
+        assert np.array_equal(tokens, stream[s:s + seq_len + 1])
+        assert ids.dtype == np.int32 and np.array_equal(ids, _reference_doc_ids(starts, s, seq_len + 1))
+    # batches (one and several files per batch) and iteration give the same windows and ids
+    picks = r._windows()[:64]
+    tokens, ids = r.next_batch(64)
+    for b, w_ in enumerate(picks.tolist()):
+        s = w_ * seq_len
+        assert np.array_equal(tokens[b], stream[s:s + seq_len + 1])
+        assert np.array_equal(ids[b], _reference_doc_ids(starts, s, seq_len + 1))
+    one_file = ShardReader(tmp_path, "train", seq_len=seq_len, shuffle=False).next_batch(3)
+    assert np.array_equal(one_file[0].ravel()[: seq_len + 1], stream[: seq_len + 1])
+    assert np.array_equal(one_file[1][2], _reference_doc_ids(starts, 2 * seq_len, seq_len + 1))
+    it = ShardReader(tmp_path, "train", seq_len=seq_len, seed=1)
+    for (t, d), bt, bd in zip(it, tokens, ids):
+        assert np.array_equal(t, bt) and np.array_equal(d, bd)
+    empty = r.next_batch(0)
+    assert empty[0].shape == (0, seq_len + 1) and empty[1].shape == (0, seq_len + 1)
+
+
+def test_iteration_follows_the_position_and_resumes_mid_chunk(tmp_path):
+    _write(tmp_path, _docs(300), world_size=1, max_tokens=10**6)
+    r = ShardReader(tmp_path, "train", seq_len=8, seed=4)
+    ref = [t for t, _ in ShardReader(tmp_path, "train", seq_len=8, seed=4)]
+    it = iter(r)
+    for i in range(11):  # stop inside a read-ahead chunk
+        assert np.array_equal(next(it)[0], ref[i])
+    state = r.state_dict()
+    assert state["position"] == 11
+    r2 = ShardReader(tmp_path, "train", seq_len=8, seed=4)
+    r2.load_state_dict(state)
+    assert all(np.array_equal(t, ref[11 + i]) for i, (t, _) in enumerate(r2))
+    assert r2.epoch == 1 and r2.position == 0
+    r.load_state_dict({**state, "position": 3})  # moved under a running iterator: it follows
+    assert np.array_equal(next(it)[0], ref[3])

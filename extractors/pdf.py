@@ -4,7 +4,8 @@ embedded image stood, the images in `media` in the same order (pymupdf).
 - Reading order: pymupdf's text blocks sorted top-to-bottom, left-to-right (`sort=True`); a block's
   lines are joined with spaces (dehyphenated), blocks become paragraphs, pages are joined by
   PAGE_BREAK. Images are placed among the blocks by the top of their box.
-- Images: only pages whose resources list images pay for the layout pass (`get_image_info`); each
+- Images: on pages whose resources list images, the one layout pass keeps image blocks too
+  (TEXT_PRESERVE_IMAGES), each named by its pixel size among the page's xrefs (`place_images`); each
   image above the size floor is rendered by pymupdf to RGB (so CMYK, indexed and JPX images all
   work) and normalised like any image. An image placed on many pages (a logo) is kept once.
 - Encrypted files that open with the empty password are read; others are `encrypted`. Damaged
@@ -33,6 +34,7 @@ PAGE_BREAK = "\n\f\n"  # between pages (form feed, as pdftotext writes)
 MIN_PAGE_CHARS = 10  # fewer characters on a page: no text layer (a scan)
 _YEAR = re.compile(r"(?:D:)?(\d{4})")
 _SPACE = re.compile(r"\s")
+_IMAGE_BLOCK = re.compile(r"width: (\d+), height: (\d+)")  # an image block's text in pymupdf "blocks"
 # U+FFFD and the private-use areas (BMP, planes 15 and 16): glyphs without a Unicode meaning
 _GARBLED = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff]")
 
@@ -84,13 +86,17 @@ class PdfExtractor(Extractor):
         import pymupdf
 
         flags = (pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_DEHYPHENATE) & ~pymupdf.TEXT_CID_FOR_UNKNOWN_UNICODE
+        with_images = flags | pymupdf.TEXT_PRESERVE_IMAGES
         pages, media, no_text, ocr_pages, bad_pages, seen = [], [], [], [], [], set()
         skipped = {"small": 0, "repeated": 0, "over_limit": 0, "undecodable": 0}
         for i in range(pdf.page_count):
             try:
                 page = pdf[i]
+                refs = pdf.get_page_images(i)  # resource scan only: nothing is decoded
+                # one layout pass: text blocks, and (on pages with images) image blocks where they stand
+                found = page.get_text("blocks", flags=with_images if refs else flags)
                 items = [(b[1], b[0], escape_placeholder(" ".join(b[4].split())))
-                         for b in page.get_text("blocks", flags=flags, sort=True) if b[6] == 0 and b[4].strip()]
+                         for b in found if b[6] == 0 and b[4].strip()]
                 if sum(len(t) for _, _, t in items) < MIN_PAGE_CHARS:
                     ocr = self._ocr(page)
                     if ocr:
@@ -98,8 +104,14 @@ class PdfExtractor(Extractor):
                         ocr_pages.append(i + 1)
                     else:
                         no_text.append(i + 1)
-                if pdf.get_page_images(i):
-                    items += self._images(pdf, page, media, seen, skipped)
+                if refs:
+                    placed = place_images(found, refs, self.cfg.min_embedded_image_side)
+                    if placed is None:  # an image the block list cannot name: pymupdf's slower matching
+                        placed = [(info["bbox"][1], info["bbox"][0], info.get("xref") or 0, info.get("width") or 0,
+                                   info.get("height") or 0) for info in page.get_image_info(xrefs=True)]
+                    # media in the order the placeholders will have after the sort below (not draw order)
+                    placed.sort(key=lambda it: (round(it[0]), it[1]))
+                    items += self._images(pdf, placed, media, seen, skipped)
             except (RuntimeError, ValueError) as e:  # one damaged page; the rest of the book goes on
                 bad_pages.append(f"{i + 1}: {e}"[:200])
                 continue
@@ -136,13 +148,14 @@ class PdfExtractor(Extractor):
         except (RuntimeError, ValueError, OSError):
             return ""
 
-    def _images(self, pdf, page, media: list, seen: set, skipped: dict) -> list[tuple[float, float, str]]:
-        """(top, left, placeholder) for each kept image on the page; appends the images to media."""
+    def _images(self, pdf, placed: list[tuple[float, float, int, int, int]], media: list, seen: set,
+                skipped: dict) -> list[tuple[float, float, str]]:
+        """(top, left, placeholder) for each kept image of `placed` (top, left, xref, width, height);
+        appends the images to media."""
         import pymupdf
 
         floor, out = self.cfg.min_embedded_image_side, []
-        for info in page.get_image_info(xrefs=True):
-            xref, w, h = info.get("xref") or 0, info.get("width") or 0, info.get("height") or 0
+        for y0, x0, xref, w, h in placed:
             if xref <= 0 or min(w, h) < floor:
                 skipped["small"] += 1
                 continue
@@ -166,6 +179,35 @@ class PdfExtractor(Extractor):
                 continue
             data, mime, iw, ih = images.normalize(im, max_side=self.cfg.max_image_side, fmt=self.cfg.image_format)
             media.append(new_media(Kind.IMAGE, data=data, mime=mime, width=iw, height=ih))
-            x0, y0 = info["bbox"][0], info["bbox"][1]
             out.append((y0, x0, IMAGE_PLACEHOLDER))
         return out
+
+
+def place_images(found: list[tuple], refs: list[tuple], floor: int) -> list[tuple[float, float, int, int, int]] | None:
+    """(top, left, xref, width, height) of each image block in `found` (pymupdf "blocks" made with
+    TEXT_PRESERVE_IMAGES), the xref named by the pixel size among the page's images `refs`
+    (`get_page_images`). None when a block above the size floor matches no xref or several
+    (two images of one size, an inline image): the caller then asks pymupdf, which hashes pixels.
+
+    Why: `get_image_info(xrefs=True)` lays the page out a second time and decodes and MD5s every
+    image on it to find its xref; the size is almost always enough, and free.
+    """
+    by_size: dict[tuple[int, int], set[int]] = {}
+    for ref in refs:
+        by_size.setdefault((ref[2], ref[3]), set()).add(ref[0])
+    out = []
+    for b in found:
+        if b[6] != 1:
+            continue
+        m = _IMAGE_BLOCK.search(b[4])
+        if m is None:
+            return None
+        w, h = int(m.group(1)), int(m.group(2))
+        xrefs = by_size.get((w, h), ())
+        if len(xrefs) != 1:
+            if min(w, h) < floor:  # skipped whatever its xref
+                out.append((b[1], b[0], 0, w, h))
+                continue
+            return None
+        out.append((b[1], b[0], next(iter(xrefs)), w, h))
+    return out

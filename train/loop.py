@@ -61,8 +61,11 @@ def train(tc: TrainConfig, shards: Path, out: Path, *, vocab_dir: Path | None = 
           echo: Callable[[str], None] = print) -> TrainResult:
     """Train per `tc` on the shards in `shards`, writing checkpoints and metrics.jsonl under `out`.
     `stop_at` ends the run early at that step (the schedule still spans `tc.steps`)."""
+    import torch.distributed as dist
+
+    joined_before = dist.is_initialized()  # a caller that set up the group keeps it
     d = setup(tc.device)
-    owns_group = d.active
+    owns_group = d.active and not joined_before
     try:
         return _train(tc, Path(shards), Path(out), d, vocab_dir, stop_at, echo if d.is_main else (lambda _: None))
     finally:

@@ -12,6 +12,7 @@ decoders: text to stdout and `sample_N.txt`, images to PNG, audio to WAV, MIDI t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,5 +133,8 @@ def sample_to_files(checkpoint: str | Path, out: Path, prompt: Prompt, *, n: int
         parsed = parse(tokens, vocab)
         text = "".join(text_of(s, vocab) for s in parsed.segments if s.kind in ("text", "caption"))
         files = write_files(parsed, vocab, Path(out), f"sample_{i}")
+        ids_file = Path(out) / f"sample_{i}.tokens.json"  # the raw ids too: a sample may decode to nothing
+        ids_file.write_text(json.dumps({"prompt": ids, "generated": tokens}))
+        files.append(ids_file)
         results.append({"tokens": tokens, "text": text, "files": files, "kinds": parsed.label})
     return results

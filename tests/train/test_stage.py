@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -61,7 +62,8 @@ def test_train_stage_trains_evaluates_per_kind_and_samples(workdir):
     assert (run / "checkpoints" / "step_000006.pt").is_file()
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert any('"val_loss_by_kind"' in x and '"text"' in x for x in lines)
-    assert (run / "samples" / "sample_0.txt").is_file() or list((run / "samples").glob("sample_0_*"))
+    sample = json.loads((run / "samples" / "sample_0.tokens.json").read_text())
+    assert sample["prompt"] == [] and len(sample["generated"]) <= 16  # stops at </s> or after 16
     again, _ = run_plan(cfg, train_stage.plan(cfg))
     assert again.skipped
 
@@ -77,6 +79,9 @@ def test_sample_command_with_an_image_prompt_writes_files(workdir, tmp_path):
                                    "--tokens", "12", "--num", "2", "--out", str(out), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "sample 1" in res.output
+    ids = json.loads((out / "sample_0.tokens.json").read_text())
+    assert ids["prompt"][-1] != ids["prompt"][0]  # <|image|> ... <|/image|> <|caption|>
+    assert len(ids["prompt"]) > 32 * 32
     missing = CliRunner().invoke(app, ["sample", str(tmp_path / "nothing.pt")])
     assert missing.exit_code == 1 and "not found" in " ".join(missing.output.split())
 

@@ -18,7 +18,6 @@ import io
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from scipy.fft import dctn
 
 from thresher.dedup.shingles import mix64
 from thresher.errors import RecordError
@@ -57,6 +56,8 @@ def pixel_key(pictures: list[Image.Image]) -> bytes:
 
 def phash(picture: Image.Image) -> int | None:
     """64-bit pHash of one picture, or None for a flat picture (see FLAT_AC)."""
+    from scipy.fft import dctn  # here: a worker that meets no image never pays for importing scipy.fft
+
     grey = np.asarray(picture.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     low = dctn(grey, norm="ortho")[:8, :8].ravel()[1:]  # (63,) lowest frequencies, DC dropped
     if low.std() < FLAT_AC:

@@ -17,8 +17,7 @@ import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from thresher.dedup.buckets import Checks, band_pairs
-from thresher.dedup.cluster import assign
+from thresher.dedup.buckets import Checks
 from thresher.dedup.features import Fingerprinter, Params
 from thresher.dedup.index import EXACT, FAILED_ROW, KEPT_IN_CLUSTER, NEAR, REASONS, Index, IndexSet, RankWriter, rank_name
 from thresher.errors import StageError
@@ -76,6 +75,8 @@ class DedupBuckets(PipelineStep):
         self.index, self.earlier, self.checks, self.slots = Path(index), list(earlier), checks, slots
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from thresher.dedup.buckets import band_pairs
+
         ix = IndexSet(Index(self.index), [Index(p) for p in self.earlier])
         for slot in range(rank, self.slots, world_size):
             with self.track_time(unit="band"):
@@ -102,6 +103,8 @@ class DedupCluster(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if rank != 0:
             return
+        from thresher.dedup.cluster import assign  # scipy.sparse: only this task needs it
+
         ix = IndexSet(Index(self.index), [Index(p) for p in self.earlier])
         files = [self.index / "pairs" / f"{slot:03d}.npy" for slot in range(self.slots)]
         missing = [f.name for f in files if not f.is_file()]

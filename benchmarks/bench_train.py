@@ -88,7 +88,7 @@ def tokens_per_s(model, x, y, args, device) -> float:
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     run = torch.compile(model) if args.compile else model
-    ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" else (lambda: torch.autocast("cpu", enabled=False))
 
     def step():
         for _ in range(args.accum):
@@ -117,10 +117,11 @@ def compare(preset: str, args, device) -> None:
     T = args.seq or {"tiny": 128, "small": 256 if device.type == "cpu" else 2048, "1b": 2048}[preset]
     B = args.batch or {"tiny": 8, "small": 2 if device.type == "cpu" else 16, "1b": 8}[preset]
     cfg = replace(build_config(preset, args.vocab), seq_len=T)
-    x, y = batch(cfg.vocab_size, B, T, args.doc_len, device)
+    doc_len = min(512, T // 2) if args.doc_len is None else args.doc_len
+    x, y = batch(cfg.vocab_size, B, T, doc_len, device)
     peak = peak_flops(device)
     print(f"\n== {preset}: batch {B} x {T} tokens, vocab {cfg.vocab_size}, {device}, "
-          f"{'compiled' if args.compile else 'eager'}, accum {args.accum}, docs of {args.doc_len or T} tokens")
+          f"{'compiled' if args.compile else 'eager'}, accum {args.accum}, docs of {doc_len or T} tokens")
 
     def ours(c):
         torch.manual_seed(0)
@@ -156,7 +157,7 @@ def main() -> None:
     p.add_argument("--vocab", type=int, default=None, help="default: 8192 on CPU, 32000 on CUDA")
     p.add_argument("--seq", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--doc-len", type=int, default=512, help="tokens per document in the batch (0: one per row)")
+    p.add_argument("--doc-len", type=int, default=None, help="tokens per document (default: min(512, seq/2); 0: one per row)")
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step (amortizes AdamW)")
     p.add_argument("--repeats", type=int, default=3)

@@ -78,7 +78,8 @@ class EpubExtractor(Extractor):
             if item is None or isinstance(item, epub.EpubNav) or "nav" in (getattr(item, "properties", None) or []):
                 continue
             try:
-                found = blocks(item.get_content())
+                found = blocks(item.content or b"")  # the chapter's own bytes: get_content() would parse and
+                # re-serialise it through ebooklib's template first (half the cost of a book)
             except (etree.LxmlError, ValueError, RecursionError) as e:
                 raise RecordError("corrupt", f"chapter {item.file_name}: {e}") from None
             chapters += 1

@@ -34,29 +34,43 @@ from thresher.errors import RecordError
 
 HEADER = struct.Struct("<Q")  # payload length in bytes
 START_TIMEOUT_S = 120.0  # a cold start imports numpy, pillow, pymupdf... on a loaded machine
+PIPE_BYTES = 1 << 20  # /proc/sys/fs/pipe-max-size is 1 MiB by default
 OOM_SIGNALS = {signal.SIGKILL, signal.SIGABRT}  # the kernel's OOM killer; C++ std::bad_alloc aborts
 
 
 def _write(fd: int, obj: Any) -> None:
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(HEADER.pack(len(payload)) + payload)
+    os.write(fd, HEADER.pack(len(payload)))  # 8 bytes: atomic on a pipe; the payload is not copied again
+    view = memoryview(payload)
     while view:
         view = view[os.write(fd, view):]
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
-    chunks, got = [], 0
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytearray:
+    buf = bytearray(n)  # filled in place: no list of chunks joined afterwards
+    view, got = memoryview(buf), 0
     while got < n:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise TimeoutError
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
+        k = os.readv(fd, [view[got:]])
+        if not k:
             raise EOFError
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += k
+    return buf
+
+
+def _widen(*fds: int) -> None:
+    """Pipes of PIPE_BYTES instead of 64 KiB: a 2 MB image crosses in a few reads, not 32
+    wake-ups of each side. Best effort (the system may cap it; the protocol works either way)."""
+    import fcntl
+
+    for fd in fds:
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass
 
 
 def _read(fd: int, deadline: float | None) -> Any:
@@ -78,6 +92,7 @@ class Isolated:
         self.proc = subprocess.Popen([sys.executable, "-m", "thresher.extractors.isolate"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, start_new_session=True, bufsize=0)
         self.starts += 1
+        _widen(self.proc.stdin.fileno(), self.proc.stdout.fileno())
         _write(self.proc.stdin.fileno(), self.cfg.model_dump())
         try:
             ready = _read(self.proc.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)

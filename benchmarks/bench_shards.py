@@ -38,6 +38,18 @@ from thresher.tokenizer.reader import ShardReader
 from thresher.tokenizer.shards import ShardWriter, merge_manifest
 
 
+Times = tuple[float, float]  # (wall seconds, CPU seconds of this process: user + system)
+
+
+def _clock() -> Times:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: Times) -> Times:
+    now = _clock()
+    return now[0] - start[0], now[1] - start[1]
+
+
 def make_docs(n_tokens: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     docs, total = [], 0
@@ -80,10 +92,10 @@ def locate(starts: list[int], order: np.ndarray, seq_len: int) -> list[tuple[int
     return out
 
 
-def read_raw(folder: Path, where: list[tuple[int, int]], seq_len: int, batch: int) -> float:
+def read_raw(folder: Path, where: list[tuple[int, int]], seq_len: int, batch: int) -> Times:
     bins, starts = open_bins(folder)
     span = seq_len + 1
-    start = time.perf_counter()
+    start = _clock()
     for i in range(0, len(where), batch):
         out = np.empty((batch, span), dtype=np.int64)
         for b, (f, off) in enumerate(where[i:i + batch]):
@@ -92,10 +104,10 @@ def read_raw(folder: Path, where: list[tuple[int, int]], seq_len: int, batch: in
             else:  # crosses into the next file (rare)
                 rest = span - (len(bins[f]) - off)
                 out[b] = np.concatenate([bins[f][off:], bins[f + 1][:rest]])
-    return time.perf_counter() - start
+    return _since(start)
 
 
-def read_raw_gather(folder: Path, where: list[tuple[int, int]], seq_len: int, batch: int) -> float:
+def read_raw_gather(folder: Path, where: list[tuple[int, int]], seq_len: int, batch: int) -> Times:
     """One fancy index per file and batch over an overlapping (windows, T+1) view; no doc ids."""
     bins, starts = open_bins(folder)
     span, item = seq_len + 1, np.dtype(np.uint16).itemsize
@@ -107,7 +119,7 @@ def read_raw_gather(folder: Path, where: list[tuple[int, int]], seq_len: int, ba
     # file (-1: the window crosses into the next file) and window index in that file's view
     fk = np.array([(f if off + span <= len(bins[f]) else -1, (off - (-starts[f] % seq_len)) // seq_len)
                    for f, off in where], dtype=np.int64)
-    start = time.perf_counter()
+    start = _clock()
     for i in range(0, len(fk), batch):
         fs, ks = fk[i:i + batch, 0], fk[i:i + batch, 1]
         out = np.empty((len(ks), span), dtype=np.int64)
@@ -122,13 +134,15 @@ def read_raw_gather(folder: Path, where: list[tuple[int, int]], seq_len: int, ba
                 for row in rows.tolist():
                     g, off = where[i + row]
                     out[row] = np.concatenate([bins[g][off:], bins[g + 1][:span - (len(bins[g]) - off)]])
-    return time.perf_counter() - start
+    return _since(start)
 
 
-def read_ours(folder: Path, seq_len: int, n: int, batch: int, doc_ids: bool = True) -> float:
+def read_ours(folder: Path, seq_len: int, n: int, batch: int, doc_ids: bool = True,
+              read_ahead: int = 2**18) -> Times:
     """batch 1: iterating the reader; batch > 1: next_batch (what the trainer calls)."""
     r = ShardReader(folder, "train", seq_len=seq_len, seed=0, verify=False)
-    start = time.perf_counter()
+    r.read_ahead_tokens = read_ahead
+    start = _clock()
     if batch == 1:
         it = iter(r)
         for _ in range(n):
@@ -136,7 +150,7 @@ def read_ours(folder: Path, seq_len: int, n: int, batch: int, doc_ids: bool = Tr
     else:
         for _ in range(n // batch):
             r.next_batch(batch, doc_ids=doc_ids)
-    return time.perf_counter() - start
+    return _since(start)
 
 
 def main() -> None:
@@ -147,6 +161,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--write-repeats", type=int, default=3)
+    ap.add_argument("--read-ahead", type=int, default=2**18, help="ShardReader.read_ahead_tokens")
     ap.add_argument("--file-tokens", type=int, default=2**26, help="tokens per .bin (the writer's max_tokens)")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp()) / "shards"
@@ -165,24 +180,26 @@ def main() -> None:
         where = locate(open_bins(folder)[1], order, args.seq_len)
         tok = n * (args.seq_len + 1)
         B = args.batch
-        runs: dict[str, Callable[[], float]] = {
+        runs: dict[str, Callable[[], Times]] = {
             "raw slicing": lambda: read_raw(folder, where, args.seq_len, B),
-            "raw gather": lambda: read_raw_gather(folder, where, args.seq_len, B),
-            f"next_batch({B}) + doc ids": lambda: read_ours(folder, args.seq_len, n, B, True),
-            f"next_batch({B}), no doc ids": lambda: read_ours(folder, args.seq_len, n, B, False),
-            "iterating + doc ids": lambda: read_ours(folder, args.seq_len, n, 1),
+            "raw gather (no doc ids)": lambda: read_raw_gather(folder, where, args.seq_len, B),
+            f"next_batch({B}) + doc ids": lambda: read_ours(folder, args.seq_len, n, B, True, args.read_ahead),
+            f"next_batch({B}), no doc ids": lambda: read_ours(folder, args.seq_len, n, B, False, args.read_ahead),
+            "iterating + doc ids": lambda: read_ours(folder, args.seq_len, n, 1, True, args.read_ahead),
         }
         names = list(runs)
-        times: dict[str, list[float]] = {k: [] for k in names}
+        times: dict[str, list[Times]] = {k: [] for k in names}
         for rep in range(args.repeats):
             for k in names[rep % len(names):] + names[:rep % len(names)]:  # rotate who goes first
                 times[k].append(runs[k]())
         raw = times["raw slicing"]
         print(f"read {n} shuffled windows of {args.seq_len + 1} tokens, batches of {B}, medians of {args.repeats} "
-              f"interleaved repeats:")
+              f"interleaved repeats (wall clock; CPU time of the process in brackets):")
         for k in names:
-            ratio = statistics.median(r / t for r, t in zip(raw, times[k]))
-            print(f"  {k:28s} {tok / statistics.median(times[k]) / 1e6:6.0f} M tokens/s   {ratio:.2f}x raw slicing")
+            wall, cpu = (statistics.median(t[i] for t in times[k]) for i in (0, 1))
+            r_wall, r_cpu = (statistics.median(r[i] / t[i] for r, t in zip(raw, times[k])) for i in (0, 1))
+            print(f"  {k:28s} {tok / wall / 1e6:5.0f} M tokens/s {r_wall:5.2f}x raw   "
+                  f"[{tok / cpu / 1e6:5.0f} M tokens/s {r_cpu:5.2f}x]")
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -62,6 +63,17 @@ def load_manifest(folder: str | Path, expect_fingerprint: str | None = None) -> 
     return manifest
 
 
+@dataclass
+class _Block:
+    """Windows fetched ahead: positions [start, start + len(picks)) of epoch `epoch`'s order."""
+
+    epoch: int
+    start: int
+    picks: np.ndarray  # int64 (n,) window numbers
+    tokens: np.ndarray  # int64 (n, T+1)
+    doc_ids: np.ndarray | None = None  # int32 (n, T+1), computed when first asked for
+
+
 class ShardReader:
     def __init__(self, folder: str | Path, split: str = "train", seq_len: int = 2048, rank: int = 0,
                  world_size: int = 1, seed: int = 0, shuffle: bool = True, expect_fingerprint: str | None = None,
@@ -86,6 +98,8 @@ class ShardReader:
                              f"{self.seq_len + 1} per rank for {world_size} ranks; lower seq_len or add data")
         self.epoch, self.position = 0, 0
         self._order: np.ndarray | None = None
+        self._block: _Block | None = None
+        self.read_ahead_tokens = 2**18  # next_batch and iteration fetch windows in blocks of about this
 
     # ------------------------------------------------------------ opening
 
@@ -124,7 +138,8 @@ class ShardReader:
         self._views = [_window_view(b, -s % self.seq_len, self.seq_len) for b, s in zip(self._bins, starts)]
         self._view_shift = np.array([-s % self.seq_len for s in starts[:-1]], dtype=np.int64)  # (n_files,)
         self._probe = np.array([1, self.seq_len + 1], dtype=np.int64)  # searchsorted keys: start+1, start+T+1
-        self._arange = np.arange(self.seq_len + 2, dtype=np.int64)  # (T+2,) reused for gathers
+        self._from_minus1 = np.arange(-1, self.seq_len + 2, dtype=np.int64)  # (T+3,) gather offsets
+        self._run_ids_cache: dict[tuple[int, int], np.ndarray] = {}
 
     # ------------------------------------------------------------ documents
 
@@ -177,9 +192,9 @@ class ShardReader:
         return tokens, (self._doc_ids(starts) if with_ids else None)
 
     def _tokens(self, starts: np.ndarray) -> np.ndarray:
-        """int64 (B, T+1). A batch inside one file is one fancy index of that file's window view (a
-        single C loop; converted to int64 once); a batch spread over files is copied row by row (one
-        fancy index per file costs more than a slice per row when the rows are spread out)."""
+        """int64 (B, T+1). Rows are fetched with one fancy index per file of that file's window view
+        (a C loop, converted to int64 once); windows that cross into the next file (at most one per
+        file boundary) are sliced one by one."""
         span, fs = self.seq_len + 1, self._file_starts
         if len(starts) == 0:
             return np.zeros((0, span), dtype=np.int64)
@@ -187,47 +202,61 @@ class ShardReader:
             return self._views[0][starts // self.seq_len].astype(np.int64)
         f = fs.searchsorted(starts, "right") - 1  # (B,) file holding each window's first token
         local = starts - fs[f]  # (B,) offset in that file
+        rows_in = (local - self._view_shift[f]) // self.seq_len  # (B,) row in that file's view
         inside = local + span <= fs[f + 1] - fs[f]
         if f[0] == f[-1] and (f == f[0]).all() and inside.all():
-            return self._views[int(f[0])][(local - self._view_shift[f[0]]) // self.seq_len].astype(np.int64)
+            return self._views[int(f[0])][rows_in].astype(np.int64)
         tokens = np.empty((len(starts), span), dtype=np.int64)
-        bins = self._bins
-        for b, (fi, o, ok) in enumerate(zip(f.tolist(), local.tolist(), inside.tolist())):
-            if ok:
-                tokens[b] = bins[fi][o:o + span]  # cast to int64 in the copy
-            else:  # crosses into the next file
-                s = o + self._starts_list[fi]
-                tokens[b] = self._slice(s, s + span)
+        by_file = np.argsort(np.where(inside, f, -1), kind="stable")  # crossing windows first, then per file
+        keys = np.where(inside, f, -1)[by_file].tolist()
+        lo = 0
+        while lo < len(keys):
+            hi = bisect.bisect_right(keys, keys[lo], lo)
+            rows = by_file[lo:hi]
+            if keys[lo] >= 0:
+                tokens[rows] = self._views[keys[lo]][rows_in[rows]]
+            else:
+                for b in rows.tolist():
+                    s = int(starts[b])
+                    tokens[b] = self._slice(s, s + span)
+            lo = hi
         return tokens
 
     def _doc_ids(self, starts: np.ndarray) -> np.ndarray:
         """int32 (B, T+1): per window, the number of document starts in (start, start + i].
 
-        One searchsorted finds each window's first boundary and their count; the boundaries of all
-        windows are gathered into a (B, K) table (K: the most any window has; padded with T+1), and
-        one np.repeat writes every window's runs of equal ids at memory speed. A cumulative sum over
-        boundary marks would do the same at about three times the cost per token.
+        Numpy call overhead, not arithmetic, is what costs here, so it is a dozen calls per batch
+        whatever B: one searchsorted gives each window's first boundary and the most any window
+        holds (k); one take gathers, per window, [last boundary <= start, the next k boundaries,
+        one more] (the sentinels of _boundaries keep every index in range); clamped to [0, T+1]
+        relative to the window they are the edges of its runs of equal ids (boundaries past the
+        window clamp to T+1: empty runs), and one np.repeat writes all runs at memory speed. (A
+        cumulative sum over boundary marks does the same at about three times the cost per token.)
         """
-        B, span, bounds = len(starts), self.seq_len + 1, self._bounds
-        q = bounds.searchsorted(starts[:, None] + self._probe)  # (B, 2): first boundary > start, first >= end
-        first = q[:, 0]
+        B, span = len(starts), self.seq_len + 1
+        q = self._bounds.searchsorted(starts[:, None] + self._probe)  # (B, 2): indices of the first
+        first = q[:, 0]  # boundary > start and the first >= start + T + 1
         k = int((q[:, 1] - first).max()) if B else 0
         if k == 0:  # no window holds a document start
             return np.zeros((B, span), dtype=np.int32)
-        # (B, k+2) = [0, boundaries relative to the window start (padded with span), span] per row
-        edges = np.empty((B, k + 2), dtype=np.int64)
+        edges = self._bounds.take(first[:, None] + self._from_minus1[:k + 2], mode="clip")  # (B, k+2)
+        edges -= starts[:, None]
         edges[:, 0] = 0
-        edges[:, -1] = span
-        inner = edges[:, 1:-1]
-        np.take(bounds, first[:, None] + self._arange[:k], out=inner, mode="clip")  # sentinel pads
-        inner -= starts[:, None]
-        np.minimum(inner, span, out=inner)
-        lengths = np.diff(edges, axis=1)  # (B, k+1) run lengths; each row sums to span
-        values = np.broadcast_to(self._arange[:k + 1].astype(np.int32), (B, k + 1))  # run r has id r
-        return np.repeat(values.ravel(), lengths.ravel()).reshape(B, span)
+        np.minimum(edges, span, out=edges)
+        lengths = edges[:, 1:] - edges[:, :-1]  # (B, k+1) run lengths; each row sums to T+1
+        return np.repeat(self._run_ids(B, k), lengths.ravel()).reshape(B, span)
+
+    def _run_ids(self, B: int, k: int) -> np.ndarray:
+        """int32 (B*(k+1),): 0..k once per window (the id of each run), cached per (B, k)."""
+        ids = self._run_ids_cache.get((B, k))
+        if ids is None:
+            if len(self._run_ids_cache) > 64:
+                self._run_ids_cache.clear()
+            ids = self._run_ids_cache[(B, k)] = np.tile(np.arange(k + 1, dtype=np.int32), B)
+        return ids
 
     def _advance_epoch(self) -> None:
-        self.epoch, self.position, self._order = self.epoch + 1, 0, None
+        self.epoch, self.position, self._order, self._block = self.epoch + 1, 0, None, None
 
     def _take(self, batch_size: int) -> np.ndarray:
         """The next `batch_size` window numbers, advancing the position (and the epoch when one ends)."""
@@ -241,35 +270,52 @@ class ShardReader:
             picks.append(got)
             self.position += len(got)
             need -= len(got)
-        return picks[0] if len(picks) == 1 else np.concatenate(picks) if picks else np.zeros(0, np.int64)
+        return np.concatenate(picks) if picks else np.zeros(0, np.int64)
+
+    def _block_at(self, p: int, count: int, with_ids: bool) -> _Block:
+        """The read-ahead block holding positions [p, p + count) of this epoch's order (p + count must
+        not pass the epoch's end): the current one when it does, else a new one of about 2**18 tokens
+        starting at p (a multiple of `count` windows, so batches of that size line up with it)."""
+        blk = self._block
+        if blk is None or blk.epoch != self.epoch or not blk.start <= p <= p + count <= blk.start + len(blk.picks):
+            n = count * max(1, self.read_ahead_tokens // ((self.seq_len + 1) * count))
+            picks = self._windows()[p:p + n].astype(np.int64, copy=False)
+            blk = self._block = _Block(self.epoch, p, picks, self._tokens(picks * self.seq_len))
+        if with_ids and blk.doc_ids is None:
+            blk.doc_ids = self._doc_ids(blk.picks * self.seq_len)
+        return blk
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Windows from the current position to the end of this epoch. They are read ahead in
-        chunks (8, doubling to 64 windows) through the batched path and handed out as row views of
-        the chunk; the position still advances one window per step, so state_dict() is exact, and a
-        position moved by load_state_dict() mid-epoch is followed."""
-        order = self._windows()
-        chunk_at, size = -1, 8
-        tokens = doc_ids = np.zeros((0, self.seq_len + 1), dtype=np.int64)
-        while self.position < len(order):
-            p = self.position
-            if not chunk_at <= p < chunk_at + len(tokens):
-                tokens, doc_ids = self._gather(order[p:p + size].astype(np.int64, copy=False), True)
-                chunk_at, size = p, min(2 * size, 64)
+        """Windows from the current position to the end of this epoch, as row views of read-ahead
+        blocks (each row is handed out once). The position still advances one window per step, so
+        state_dict() is exact, and a position moved by load_state_dict() mid-epoch is followed."""
+        n = len(self._windows())
+        while self.position < n:
+            p, blk = self.position, self._block
+            if blk is None or blk.doc_ids is None or blk.epoch != self.epoch or not 0 <= p - blk.start < len(blk.picks):
+                blk = self._block_at(p, 1, True)
             self.position = p + 1
-            yield tokens[p - chunk_at], doc_ids[p - chunk_at]
+            yield blk.tokens[p - blk.start], blk.doc_ids[p - blk.start]
         self._advance_epoch()
 
     def next_batch(self, batch_size: int, doc_ids: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """The next `batch_size` windows, stacked: int64 (B, T+1), int32 (B, T+1); wraps epochs.
         `doc_ids=False` returns None for them (plain causal training).
 
-        Same windows as iterating, fetched for the whole batch at once: one fancy index for the
-        tokens (when the batch lies in one file) and a handful of vectorised calls for the document
-        ids, so the cost per window stays near raw slicing's.
+        Same windows as iterating. They come as row slices of a read-ahead block of about 2**18
+        tokens that was fetched in one go: one fancy index per file for the tokens and a dozen
+        vectorised calls for the document ids, whatever the block's size, so numpy's per-call cost
+        is spread over many windows and the cost per window stays near a bare copy's.
         """
-        picks = self._take(batch_size).astype(np.int64, copy=False)
-        return self._gather(picks, doc_ids)
+        if self.position >= len(self._windows()):
+            self._advance_epoch()
+        p = self.position
+        if batch_size <= 0 or p + batch_size > len(self._windows()):  # crosses the epoch's end: direct
+            return self._gather(self._take(max(batch_size, 0)).astype(np.int64, copy=False), doc_ids)
+        blk = self._block_at(p, batch_size, doc_ids)
+        self.position = p + batch_size
+        i = p - blk.start
+        return blk.tokens[i:i + batch_size], (blk.doc_ids[i:i + batch_size] if doc_ids else None)
 
     # ------------------------------------------------------------ resuming
 
@@ -284,15 +330,17 @@ class ShardReader:
                 raise ShardError(f"cannot resume: the saved reader had {key}={state.get(key)!r}, this one has "
                                  f"{getattr(self, key)!r}; open the reader with the same settings and shards")
         self.epoch, self.position, self._order = int(state["epoch"]), int(state["position"]), None
+        self._block = None  # never hand out a row twice (the caller may have written to it)
 
 
-def _boundaries(doc_starts: np.ndarray, sentinel: int) -> np.ndarray:
-    """int64 (n + 1,): the distinct document start offsets (an empty document starts where the next
-    one does, and adds no boundary), then `sentinel`, past every window's end, which pads gathers."""
+def _boundaries(doc_starts: np.ndarray, end_sentinel: int) -> np.ndarray:
+    """int64 (n + 2,): -1, the distinct document start offsets (an empty document starts where the
+    next one does and adds no boundary), then `end_sentinel`, past every window's end. The sentinels
+    keep the doc-id gathers in range without masks."""
     ds = np.asarray(doc_starts, dtype=np.int64)
     keep = np.ones(len(ds), dtype=bool)
     keep[1:] = ds[1:] != ds[:-1]
-    return np.append(ds[keep], np.int64(sentinel))
+    return np.concatenate([[-1], ds[keep], [end_sentinel]]).astype(np.int64)
 
 
 def _window_view(tokens: np.ndarray, shift: int, seq_len: int) -> np.ndarray:

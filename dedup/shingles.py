@@ -26,8 +26,6 @@ _NOT_WS = ~_WS
 # Non-ASCII whitespace that NFKC does not turn into a space; mapped to " " before encoding.
 _UNICODE_WS = re.compile("[\x85\u1680\u2028\u2029]")
 
-_M64 = (1 << 64) - 1
-
 
 def _rotated_table(seed: int) -> np.ndarray:
     """(64 * 256,) uint64: entry [r * 256 + byte] = rotl(T[byte], r) for a random table T."""

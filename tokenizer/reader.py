@@ -134,11 +134,10 @@ class ShardReader:
         self._file_starts = np.array(starts, dtype=np.int64)  # (n_files + 1,) global token offsets
         self._starts_list = [int(x) for x in starts]  # the same, for bisect (faster than numpy per call)
         self._doc_starts = np.concatenate(doc_starts) if doc_starts else np.zeros(0, np.int64)  # (n_docs,)
-        self._bounds = _boundaries(self._doc_starts, starts[-1] + self.seq_len + 1)
+        self._runs, self._run_off, self._run_count = _run_table(self._doc_starts, starts[-1], self.seq_len)
         self._views = [_window_view(b, -s % self.seq_len, self.seq_len) for b, s in zip(self._bins, starts)]
         self._view_shift = np.array([-s % self.seq_len for s in starts[:-1]], dtype=np.int64)  # (n_files,)
-        self._probe = np.array([1, self.seq_len + 1], dtype=np.int64)  # searchsorted keys: start+1, start+T+1
-        self._from_minus1 = np.arange(-1, self.seq_len + 2, dtype=np.int64)  # (T+3,) gather offsets
+        self._cols = np.arange(self.seq_len + 2, dtype=np.int64)  # (T+2,) run numbers within a window
         self._run_ids_cache: dict[tuple[int, int], np.ndarray] = {}
 
     # ------------------------------------------------------------ documents
@@ -153,18 +152,18 @@ class ShardReader:
         end = int(self._doc_starts[i + 1]) if i + 1 < len(self._doc_starts) else self.n_tokens
         return self._slice(start, end)
 
-    def _slice(self, start: int, end: int) -> np.ndarray:
-        """Global tokens [start, end) as int64, across file boundaries when needed."""
+    def _slice(self, start: int, end: int, dtype: np.dtype | type = np.int64) -> np.ndarray:
+        """Global tokens [start, end) as `dtype`, across file boundaries when needed."""
         starts = self._starts_list
         f = bisect.bisect_right(starts, start) - 1
         if end <= starts[f + 1]:
-            return self._bins[f][start - starts[f]:end - starts[f]].astype(np.int64)
+            return self._bins[f][start - starts[f]:end - starts[f]].astype(dtype)
         pieces = []
         while start < end:
             stop = min(end, starts[f + 1])
             pieces.append(self._bins[f][start - starts[f]:stop - starts[f]])
             start, f = stop, f + 1
-        return np.concatenate(pieces).astype(np.int64)
+        return np.concatenate(pieces).astype(dtype)
 
     # ------------------------------------------------------------ windows
 
@@ -189,7 +188,7 @@ class ShardReader:
         """Windows `picks` (int64 (B,) window numbers): tokens int64 (B, T+1), doc ids int32 (B, T+1)."""
         starts = picks * self.seq_len  # (B,) global token offsets
         tokens = self._tokens(starts)
-        return tokens, (self._doc_ids(starts) if with_ids else None)
+        return tokens, (self._doc_ids(picks) if with_ids else None)
 
     def _tokens(self, starts: np.ndarray) -> np.ndarray:
         """int64 (B, T+1). Rows are fetched with one fancy index per file of that file's window view
@@ -206,44 +205,42 @@ class ShardReader:
         inside = local + span <= fs[f + 1] - fs[f]
         if f[0] == f[-1] and (f == f[0]).all() and inside.all():
             return self._views[int(f[0])][rows_in].astype(np.int64)
-        tokens = np.empty((len(starts), span), dtype=np.int64)
-        by_file = np.argsort(np.where(inside, f, -1), kind="stable")  # crossing windows first, then per file
-        keys = np.where(inside, f, -1)[by_file].tolist()
-        lo = 0
-        while lo < len(keys):
-            hi = bisect.bisect_right(keys, keys[lo], lo)
-            rows = by_file[lo:hi]
-            if keys[lo] >= 0:
-                tokens[rows] = self._views[keys[lo]][rows_in[rows]]
+        key = np.where(inside, f, -1)  # (B,) file, or -1 for a window crossing into the next file
+        by_file = np.argsort(key, kind="stable")  # crossing windows first, then file by file
+        keys, rows_sorted = key[by_file].tolist(), rows_in[by_file]
+        pieces, lo = [], 0
+        while lo < len(keys):  # a fancy index per file with several windows, a slice for a lone one
+            g = keys[lo]
+            hi = bisect.bisect_right(keys, g, lo)
+            if g >= 0 and hi - lo > 1:
+                pieces.append(self._views[g][rows_sorted[lo:hi]])
             else:
-                for b in rows.tolist():
-                    s = int(starts[b])
-                    tokens[b] = self._slice(s, s + span)
+                for x in starts[by_file[lo:hi]].tolist():
+                    pieces.append(self._slice(x, x + span, self.dtype)[None] if g < 0 else
+                                  self._bins[g][x - self._starts_list[g]:x - self._starts_list[g] + span][None])
             lo = hi
+        tokens = np.empty((len(starts), span), dtype=np.int64)
+        tokens[by_file] = np.concatenate(pieces)  # back to the block's order, converted to int64 once
         return tokens
 
-    def _doc_ids(self, starts: np.ndarray) -> np.ndarray:
-        """int32 (B, T+1): per window, the number of document starts in (start, start + i].
+    def _doc_ids(self, picks: np.ndarray) -> np.ndarray:
+        """int32 (B, T+1) for windows `picks`: per window, the number of document starts in
+        (start, start + i].
 
-        Numpy call overhead, not arithmetic, is what costs here, so it is a dozen calls per batch
-        whatever B: one searchsorted gives each window's first boundary and the most any window
-        holds (k); one take gathers, per window, [last boundary <= start, the next k boundaries,
-        one more] (the sentinels of _boundaries keep every index in range); clamped to [0, T+1]
-        relative to the window they are the edges of its runs of equal ids (boundaries past the
-        window clamp to T+1: empty runs), and one np.repeat writes all runs at memory speed. (A
-        cumulative sum over boundary marks does the same at about three times the cost per token.)
+        Each window's runs of equal ids were laid out once at opening (_run_table), so a block
+        needs only a padded gather of its windows' run lengths (runs past a window's own count are
+        zeroed) and one np.repeat that writes every run at memory speed: ten numpy calls per block
+        whatever its size, which matters more here than arithmetic. (A cumulative sum over
+        boundary marks does the same at about three times the cost per token.)
         """
-        B, span = len(starts), self.seq_len + 1
-        q = self._bounds.searchsorted(starts[:, None] + self._probe)  # (B, 2): indices of the first
-        first = q[:, 0]  # boundary > start and the first >= start + T + 1
-        k = int((q[:, 1] - first).max()) if B else 0
+        B, span = len(picks), self.seq_len + 1
+        count = self._run_count[picks]  # (B,) document starts inside each window
+        k = int(count.max()) if B else 0
         if k == 0:  # no window holds a document start
             return np.zeros((B, span), dtype=np.int32)
-        edges = self._bounds.take(first[:, None] + self._from_minus1[:k + 2], mode="clip")  # (B, k+2)
-        edges -= starts[:, None]
-        edges[:, 0] = 0
-        np.minimum(edges, span, out=edges)
-        lengths = edges[:, 1:] - edges[:, :-1]  # (B, k+1) run lengths; each row sums to T+1
+        cols = self._cols[:k + 1]
+        lengths = self._runs.take(self._run_off[picks][:, None] + cols, mode="clip")  # (B, k+1)
+        lengths[cols > count[:, None]] = 0  # the next window's runs
         return np.repeat(self._run_ids(B, k), lengths.ravel()).reshape(B, span)
 
     def _run_ids(self, B: int, k: int) -> np.ndarray:
@@ -282,14 +279,14 @@ class ShardReader:
             picks = self._windows()[p:p + n].astype(np.int64, copy=False)
             blk = self._block = _Block(self.epoch, p, picks, self._tokens(picks * self.seq_len))
         if with_ids and blk.doc_ids is None:
-            blk.doc_ids = self._doc_ids(blk.picks * self.seq_len)
+            blk.doc_ids = self._doc_ids(blk.picks)
         return blk
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Windows from the current position to the end of this epoch, as row views of read-ahead
         blocks (each row is handed out once). The position still advances one window per step, so
         state_dict() is exact, and a position moved by load_state_dict() mid-epoch is followed."""
-        n = len(self._windows())
+        n = self.windows_per_rank  # the length of every epoch's order
         while self.position < n:
             p, blk = self.position, self._block
             if blk is None or blk.doc_ids is None or blk.epoch != self.epoch or not 0 <= p - blk.start < len(blk.picks):
@@ -303,14 +300,21 @@ class ShardReader:
         `doc_ids=False` returns None for them (plain causal training).
 
         Same windows as iterating. They come as row slices of a read-ahead block of about 2**18
-        tokens that was fetched in one go: one fancy index per file for the tokens and a dozen
-        vectorised calls for the document ids, whatever the block's size, so numpy's per-call cost
-        is spread over many windows and the cost per window stays near a bare copy's.
+        tokens (`read_ahead_tokens`) fetched in one go: one fancy index per file for the tokens
+        and about ten vectorised calls for the document ids, whatever the block's size, so numpy's
+        per-call cost is spread over many windows. The arrays are views of that block: each row is
+        handed out once, and a batch kept alive keeps its block (about 3 MB) alive.
         """
-        if self.position >= len(self._windows()):
+        p, blk = self.position, self._block
+        if (blk is not None and blk.epoch == self.epoch and blk.start <= p and p + batch_size <= blk.start + len(blk.picks)
+                and batch_size > 0 and (blk.doc_ids is not None or not doc_ids)):  # the common case, kept short
+            i = p - blk.start
+            self.position = p + batch_size
+            return blk.tokens[i:i + batch_size], (blk.doc_ids[i:i + batch_size] if doc_ids else None)
+        if p >= self.windows_per_rank:
             self._advance_epoch()
-        p = self.position
-        if batch_size <= 0 or p + batch_size > len(self._windows()):  # crosses the epoch's end: direct
+            p = 0
+        if batch_size <= 0 or p + batch_size > self.windows_per_rank:  # crosses the epoch's end: direct
             return self._gather(self._take(max(batch_size, 0)).astype(np.int64, copy=False), doc_ids)
         blk = self._block_at(p, batch_size, doc_ids)
         self.position = p + batch_size
@@ -333,14 +337,33 @@ class ShardReader:
         self._block = None  # never hand out a row twice (the caller may have written to it)
 
 
-def _boundaries(doc_starts: np.ndarray, end_sentinel: int) -> np.ndarray:
-    """int64 (n + 2,): -1, the distinct document start offsets (an empty document starts where the
-    next one does and adds no boundary), then `end_sentinel`, past every window's end. The sentinels
-    keep the doc-id gathers in range without masks."""
+def _run_table(doc_starts: np.ndarray, n_tokens: int, seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of equal document ids of every window, laid out once for all epochs.
+
+    Window w covers tokens [w*T, w*T + T]; a document starting at b with w*T < b <= w*T + T starts
+    a new run in window w (and in no other: the windows' (start, end] ranges tile the stream). An
+    empty document starts where the next one does and adds no run. Returns
+    runs int32 (n_boundaries + n_windows,): window after window, the lengths of its runs (count + 1
+    of them, summing to T+1); run_off int64 (n_windows,): where each window's runs begin;
+    run_count int32 (n_windows,): the document starts inside each window.
+    """
+    T, span = seq_len, seq_len + 1
+    n_windows = max(0, (n_tokens - 1) // T)
     ds = np.asarray(doc_starts, dtype=np.int64)
-    keep = np.ones(len(ds), dtype=bool)
-    keep[1:] = ds[1:] != ds[:-1]
-    return np.concatenate([[-1], ds[keep], [end_sentinel]]).astype(np.int64)
+    if len(ds):
+        ds = ds[np.concatenate([[True], ds[1:] != ds[:-1]])]  # distinct starts (sorted already)
+    owner = (ds - 1) // T  # (n,) the window each start falls in (start 0 falls in none: owner -1)
+    inside = (owner >= 0) & (owner < n_windows)
+    ds, owner = ds[inside], owner[inside]
+    count = np.bincount(owner, minlength=n_windows).astype(np.int64)  # (n_windows,)
+    run_off = np.cumsum(count + 1) - (count + 1)  # (n_windows,)
+    ends = np.full(int(count.sum()) + n_windows, span, dtype=np.int64)  # each run's end, within its window
+    nth = np.arange(len(ds)) - (np.cumsum(count) - count)[owner]  # the j-th start of its window
+    ends[run_off[owner] + nth] = ds - owner * T
+    begins = np.empty_like(ends)
+    begins[1:] = ends[:-1]
+    begins[run_off] = 0
+    return (ends - begins).astype(np.int32), run_off, count.astype(np.int32)
 
 
 def _window_view(tokens: np.ndarray, shift: int, seq_len: int) -> np.ndarray:

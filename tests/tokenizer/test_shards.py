@@ -156,13 +156,18 @@ def test_vectorised_doc_ids_equal_a_reference_on_random_windows(tmp_path, seq_le
         s = w_ * seq_len
         assert np.array_equal(tokens, stream[s:s + seq_len + 1])
         assert ids.dtype == np.int32 and np.array_equal(ids, _reference_doc_ids(starts, s, seq_len + 1))
-    # batches (one and several files per batch) and iteration give the same windows and ids
-    picks = r._windows()[:64]
-    tokens, ids = r.next_batch(64)
-    for b, w_ in enumerate(picks.tolist()):
-        s = w_ * seq_len
-        assert np.array_equal(tokens[b], stream[s:s + seq_len + 1])
-        assert np.array_equal(ids[b], _reference_doc_ids(starts, s, seq_len + 1))
+    # batches (read ahead in large blocks over many files, or one batch at a time: often one file)
+    # and iteration give the same windows and ids
+    for read_ahead, batch in ((1, 2), (2**18, 64)):
+        r = ShardReader(tmp_path, "train", seq_len=seq_len, seed=1)
+        r.read_ahead_tokens = read_ahead
+        picks = r._windows()[:64]
+        got = [r.next_batch(batch) for _ in range(64 // batch)]
+        tokens, ids = np.concatenate([t for t, _ in got]), np.concatenate([d for _, d in got])
+        for b, w_ in enumerate(picks.tolist()):
+            s = w_ * seq_len
+            assert np.array_equal(tokens[b], stream[s:s + seq_len + 1])
+            assert np.array_equal(ids[b], _reference_doc_ids(starts, s, seq_len + 1))
     one_file = ShardReader(tmp_path, "train", seq_len=seq_len, shuffle=False).next_batch(3)
     assert np.array_equal(one_file[0].ravel()[: seq_len + 1], stream[: seq_len + 1])
     assert np.array_equal(one_file[1][2], _reference_doc_ids(starts, 2 * seq_len, seq_len + 1))

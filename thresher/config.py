@@ -408,6 +408,7 @@ class TrainConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # torch.compile the model
+    threads: int | None = Field(None, ge=1)  # CPU intra-op threads; 1 is fastest on a busy shared machine
     parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun with more than one process
     nproc: int = Field(1, ge=1)  # processes per node; > 1: the stage launches torchrun
     sample_tokens: int = Field(64, ge=0)  # after training, sample up to this many tokens into train/<run>/samples/

@@ -79,6 +79,8 @@ def _train(tc: TrainConfig, shards: Path, out: Path, d: Dist, vocab_dir, stop_at
     if tc.seq_len:
         mcfg = replace(mcfg, seq_len=tc.seq_len)
     device = d.device
+    if device.type == "cpu" and tc.threads:
+        torch.set_num_threads(tc.threads)
     bf16 = tc.precision == "bf16" or (tc.precision == "auto" and device.type == "cuda")
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
 

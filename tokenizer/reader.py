@@ -191,9 +191,8 @@ class ShardReader:
         return tokens, (self._doc_ids(picks) if with_ids else None)
 
     def _tokens(self, starts: np.ndarray) -> np.ndarray:
-        """int64 (B, T+1). Rows are fetched with one fancy index per file of that file's window view
-        (a C loop, converted to int64 once); windows that cross into the next file (at most one per
-        file boundary) are sliced one by one."""
+        """int64 (B, T+1). Windows all inside one file are fetched with one fancy index of that
+        file's window view (a C loop, converted to int64 once); otherwise window by window."""
         span, fs = self.seq_len + 1, self._file_starts
         if len(starts) == 0:
             return np.zeros((0, span), dtype=np.int64)
@@ -205,22 +204,16 @@ class ShardReader:
         inside = local + span <= fs[f + 1] - fs[f]
         if f[0] == f[-1] and (f == f[0]).all() and inside.all():
             return self._views[int(f[0])][rows_in].astype(np.int64)
-        key = np.where(inside, f, -1)  # (B,) file, or -1 for a window crossing into the next file
-        by_file = np.argsort(key, kind="stable")  # crossing windows first, then file by file
-        keys, rows_sorted = key[by_file].tolist(), rows_in[by_file]
-        pieces, lo = [], 0
-        while lo < len(keys):  # a fancy index per file with several windows, a slice for a lone one
-            g = keys[lo]
-            hi = bisect.bisect_right(keys, g, lo)
-            if g >= 0 and hi - lo > 1:
-                pieces.append(self._views[g][rows_sorted[lo:hi]])
-            else:
-                for x in starts[by_file[lo:hi]].tolist():
-                    pieces.append(self._slice(x, x + span, self.dtype)[None] if g < 0 else
-                                  self._bins[g][x - self._starts_list[g]:x - self._starts_list[g] + span][None])
-            lo = hi
+        # spread over files: a slice per window, like raw slicing (on a 2-core box a fancy index per
+        # file only paid off with many windows per file; measured in benchmarks/bench_shards.py)
         tokens = np.empty((len(starts), span), dtype=np.int64)
-        tokens[by_file] = np.concatenate(pieces)  # back to the block's order, converted to int64 once
+        bins = self._bins
+        for b, (g, o, ok) in enumerate(zip(f.tolist(), local.tolist(), inside.tolist())):
+            if ok:
+                tokens[b] = bins[g][o:o + span]  # converted to int64 in the copy
+            else:  # crosses into the next file
+                s = o + self._starts_list[g]
+                tokens[b] = self._slice(s, s + span)
         return tokens
 
     def _doc_ids(self, picks: np.ndarray) -> np.ndarray:
@@ -240,7 +233,7 @@ class ShardReader:
             return np.zeros((B, span), dtype=np.int32)
         cols = self._cols[:k + 1]
         lengths = self._runs.take(self._run_off[picks][:, None] + cols, mode="clip")  # (B, k+1)
-        lengths[cols > count[:, None]] = 0  # the next window's runs
+        lengths *= cols <= count[:, None]  # zero the next window's runs
         return np.repeat(self._run_ids(B, k), lengths.ravel()).reshape(B, span)
 
     def _run_ids(self, B: int, k: int) -> np.ndarray:

@@ -19,6 +19,7 @@ BUILT = {
     "filter": "thresher.pipelines.filter",
     "tokenizer": "thresher.pipelines.tokenizer",
     "shard": "thresher.pipelines.shard",
+    "train": "thresher.pipelines.train",
 }
 
 

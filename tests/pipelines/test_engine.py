@@ -71,11 +71,12 @@ def test_killed_stage_resumes_to_exactly_the_same_records(tmp_path):
     env = {**os.environ, "THRESHER_LOG_LEVEL": "ERROR"}
     cmd = [sys.executable, "-m", "thresher.cli", "run", str(config), "--stage", "pull", "--stage", "extract"]
     completions = tmp_path / "work" / "_logs" / "extract" / "completions"
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own process group, killed whole like a job killed by a scheduler (no orphaned workers left)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if completions.is_dir() and len(list(completions.iterdir())) >= 1:
-            proc.send_signal(signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.005)
     proc.wait()

@@ -18,6 +18,7 @@ BUILT = {
     "dedup": "thresher.pipelines.dedup",
     "filter": "thresher.pipelines.filter",
     "tokenizer": "thresher.pipelines.tokenizer",
+    "caption": "thresher.pipelines.caption",
     "shard": "thresher.pipelines.shard",
     "train": "thresher.pipelines.train",
 }

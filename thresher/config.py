@@ -354,7 +354,7 @@ class CaptionConfig(Strict):
     lr: float = Field(3e-3, gt=0)
     warmup_steps: int = Field(20, ge=0)
     weight_decay: float = Field(0.1, ge=0)
-    text_only: float = Field(0.25, ge=0, le=1)  # share of each batch also shown without its image (baseline)
+    null_image: float = Field(0.25, ge=0, le=1)  # share of each batch also shown with the image blanked (baseline)
     max_pairs: int = Field(100_000, ge=1)  # training pairs held in memory (the first ones in input order)
     max_caption_tokens: int = Field(32, ge=2, le=256)  # longer captions are cut for training and scoring
     candidates: int = Field(4, ge=0, le=64)  # sampled captions per image
@@ -362,8 +362,8 @@ class CaptionConfig(Strict):
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(0.9, gt=0, le=1)
     min_score: float = Field(0.05)  # PMI (nats/token) under which a pair is dropped (caption removed)
-    baseline: Literal["images", "text"] = "images"  # log p(c): mean over reference images, or text-only rows
-    reference_images: int = Field(16, ge=1, le=1024)  # images of the corpus the `images` baseline averages over
+    baseline: Literal["images", "null"] = "images"  # log p(c): the image blanked, or the mean over reference images
+    reference_images: int = Field(4, ge=1, le=1024)  # images of the corpus the `images` baseline averages over
     recaption: Literal["missing", "all"] = "all"  # which images get synthetic candidates
     batch_images: int = Field(64, ge=1)  # images captioned together
     device: Literal["auto", "cpu", "cuda"] = "auto"

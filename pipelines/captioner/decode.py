@@ -10,8 +10,8 @@ Score (CapFilt's filter as a number): how much the image helps predict the capti
     PMI(c; I) = 1/(n+1) * [ log p(c | I) - log p(c) ]                     (nats per token)
 
 over the caption's n tokens and the closing <|/caption|>. The text baseline log p(c) is the image-free
-likelihood: by default the marginal over reference images, log mean_j p(c | I_j) (`Scorer`), or the
-model's own text-only row. A caption that names what is in the picture scores high; one the image does
+likelihood: by default the same model with the image blanked (trained so by image dropout), or the
+marginal over reference images, log mean_j p(c | I_j) (`Scorer`). A caption that names what is in the picture scores high; one the image does
 not explain ("image1.jpg", a wrong colour) scores near or below zero.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from thresher.pipelines.captioner.model import Captioner
-from thresher.pipelines.captioner.sequences import text_rows
+from thresher.pipelines.captioner.sequences import null_codes
 from thresher.train.attention import KVCache
 from thresher.train.model import IGNORE
 
@@ -132,34 +132,28 @@ def continuation_logprobs(cap: Captioner, caches: list[KVCache], first_logits: t
 
 
 class Scorer:
-    """Length-normalised PMI of (image, caption) pairs. The baseline log p(c) is either the model's
-    text-only row (`baseline="text"`) or the mean likelihood over `refs` reference images,
-    log mean_j p(c | I_j) (`baseline="images"`: the marginal over images, estimated with the same
-    image-conditioned pathway, so a caption no image explains, such as a file name, scores about 0
-    however odd its text)."""
+    """Length-normalised PMI of (image, caption) pairs. The baseline log p(c) is the model with the
+    image blanked (`baseline="null"`, trained by image dropout), or the mean likelihood over reference
+    images, log mean_j p(c | I_j) (`baseline="images"`: the marginal over images, M times the cost)."""
 
     def __init__(self, cap: Captioner, baseline: str, ref_codes: list[np.ndarray], room: int, batch: int = 64):
         self.cap, self.baseline, self.batch, self.room = cap, baseline, batch, room
-        self.refs = None
-        if baseline == "images":
-            if not ref_codes:
-                raise ValueError("the images baseline needs reference images")
-            self.refs = prefill(cap, ref_codes, room + 1)
-            self.n_refs = len(ref_codes)
+        if baseline == "null":
+            ref_codes = [null_codes(cap.lay)]
+        if not ref_codes:
+            raise ValueError("the images baseline needs reference images")
+        self.refs = prefill(cap, ref_codes, room + 1)
+        self.n_refs = len(ref_codes)
         self._base: dict[tuple[int, ...], float] = {}
 
     def _baseline(self, captions: list[list[int]]) -> None:
         todo = sorted({tuple(c) for c in captions} - set(self._base))
         for s in range(0, len(todo), self.batch):
             chunk = [list(c) for c in todo[s:s + self.batch]]
-            if self.refs is None:
-                lp, _ = self.cap.target_logprobs(*text_rows(self.cap.lay, chunk))
-                vals = lp.sum(1)
-            else:  # every caption against every reference image: (chunk * M) rows
-                M = self.n_refs
-                rows = torch.arange(M, device=self.cap.device).repeat(len(chunk))
-                lp = continuation_logprobs(self.cap, *self.refs, rows, [c for c in chunk for _ in range(M)])
-                vals = torch.logsumexp(lp.view(len(chunk), M), 1) - np.log(M)
+            M = self.n_refs  # every caption against every reference image: (chunk * M) rows
+            rows = torch.arange(M, device=self.cap.device).repeat(len(chunk))
+            lp = continuation_logprobs(self.cap, *self.refs, rows, [c for c in chunk for _ in range(M)])
+            vals = torch.logsumexp(lp.view(len(chunk), M), 1) - np.log(M)
             for c, v in zip(chunk, vals.tolist()):
                 self._base[tuple(c)] = v
 

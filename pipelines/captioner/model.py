@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from thresher.config import CaptionConfig, TrainConfig
 from thresher.errors import StageError
-from thresher.pipelines.captioner.sequences import Layout, image_rows, text_rows
+from thresher.pipelines.captioner.sequences import Layout, image_rows, null_codes
 from thresher.train.attention import DocMask, rope_tables
 from thresher.train.model import IGNORE, Transformer
 from thresher.train.moe import update_bias
@@ -119,8 +119,8 @@ def fit(cap: Captioner, codes: list[np.ndarray], captions: list[list[int]], cc: 
         echo: Callable[[str], None] = lambda _: None) -> dict:
     """Train on (image codes, caption tokens) pairs for `cc.steps` AdamW steps; returns the losses.
 
-    Each step draws `cc.batch_size` pairs (a seeded permutation per epoch); a `cc.text_only` share of
-    them is also shown without the image (the text baseline)."""
+    Each step draws `cc.batch_size` pairs (a seeded permutation per epoch); a `cc.null_image` share of
+    them is also shown with the image blanked (the text-only baseline)."""
     if not captions:
         raise StageError("the caption stage found no image with a caption to train on; add captioned "
                          "images (sidecar .txt files, alt text, a caption column) or set caption.enabled=false")
@@ -132,7 +132,8 @@ def fit(cap: Captioner, codes: list[np.ndarray], captions: list[list[int]], cc: 
     opt, sched = build_optimizer(model, tc, device)
     rng = np.random.default_rng(cc.seed)
     order, pos = rng.permutation(len(captions)), 0
-    n_text = max(1, round(cc.text_only * cc.batch_size)) if cc.text_only > 0 else 0
+    n_null = max(1, round(cc.null_image * cc.batch_size)) if cc.null_image > 0 else 0
+    null = null_codes(cap.lay)
     routers = model.routers()
     losses, t0 = [], time.perf_counter()
     model.train()
@@ -141,13 +142,9 @@ def fit(cap: Captioner, codes: list[np.ndarray], captions: list[list[int]], cc: 
             order, pos = np.concatenate([order[pos:], rng.permutation(len(captions))]), 0
         batch, pos = order[pos:pos + cc.batch_size], pos + cc.batch_size
         caps = [captions[i] for i in batch]
-        xi, yi = image_rows(cap.lay, [codes[i] for i in batch], caps)
-        loss_i, ni = cap.loss(xi, yi)
-        loss = loss_i
-        if n_text:
-            xt, yt = text_rows(cap.lay, caps[:n_text])
-            loss_t, nt = cap.loss(xt, yt)
-            loss = (loss_i * ni + loss_t * nt) / (ni + nt)
+        xi, yi = image_rows(cap.lay, [codes[i] for i in batch] + [null] * n_null, caps + caps[:n_null])
+        loss_i, _ = cap.loss(xi[:len(batch)], yi[:len(batch)])  # logged: the captioning loss alone
+        loss, _ = cap.loss(xi, yi)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

@@ -1,11 +1,13 @@
 """Image-caption pairs from records, and the rows the captioner trains and scores on.
 
-    image row      <|image|> c_1 .. c_{S*S} <|/image|> <|caption|> t_1 .. t_n <|/caption|>
-    text-only row  <|caption|> t_1 .. t_n <|/caption|>
+    image row   <|image|> c_1 .. c_{S*S} <|/image|> <|caption|> t_1 .. t_n <|/caption|>
+    null row    <|image|> </s> .. </s>  <|/image|> <|caption|> t_1 .. t_n <|/caption|>
 
 Only the caption tokens t_1 .. t_n and the closing <|/caption|> are targets; the image codes are
-context. The text-only rows train the same model as its own text baseline (the image dropped, as in
-classifier-free guidance), so the PMI score needs one model, not two. S is the captioner's own image
+context. Null rows (the image blanked, as in classifier-free guidance) train the same model as its
+own text-only baseline, through the same positions and layers as the image rows, so the PMI score
+needs one model, not two, and an odd string the model never saw ("image1.jpg") is equally odd to
+both terms. S is the captioner's own image
 side (caption.image_side, 16 by default): smaller than the shards' so that training fits minutes of CPU.
 """
 
@@ -101,7 +103,6 @@ def image_rows(lay: Layout, codes: list[np.ndarray], captions: list[list[int]]) 
     return pad_rows(rows, [lay.prefix_len] * len(rows), lay.pad)
 
 
-def text_rows(lay: Layout, captions: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Text-only rows (the baseline) -> inputs, targets (B, T)."""
-    rows = [[lay.caption, *cap, lay.caption_end] for cap in captions]
-    return pad_rows(rows, [1] * len(rows), lay.pad)
+def null_codes(lay: Layout) -> np.ndarray:
+    """The blanked image: S*S end-of-document ids, a token that never stands in an image."""
+    return np.full(lay.side * lay.side, lay.pad, dtype=np.int64)

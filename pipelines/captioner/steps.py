@@ -84,7 +84,8 @@ class TrainRound(PipelineStep):
         codes, captions, refs = [], [], []
         for doc in data or ():
             for i, m in image_media(doc):
-                texts = original_captions(m) if self.rnd == 1 else [m.metadata["caption"]] * bool(m.metadata.get("caption"))
+                kept = m.metadata.get("caption")
+                texts = original_captions(m) if self.rnd == 1 else [kept] if kept else []
                 if not texts and len(refs) >= cc.reference_images:
                     continue
                 try:
@@ -127,8 +128,7 @@ class CaptionRecords(PipelineStep):
         self.cap = Captioner.load(self.model_path, cc, device, vocab.fingerprint,
                                   settings_key(cc, self.rnd, vocab.fingerprint))
         refs = self.cap.meta.get("refs")
-        baseline = cc.baseline if refs is not None else "text"
-        self.scorer = Scorer(self.cap, baseline, list(refs) if refs is not None else [], cc.max_caption_tokens)
+        self.scorer = Scorer(self.cap, cc.baseline, list(refs) if refs is not None else [], cc.max_caption_tokens)
         self.allowed = allowed_tokens(vocab, lay)
         self.rank, self.batches = rank, 0
         self.errors.open(rank)

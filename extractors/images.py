@@ -26,8 +26,10 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
 
     Raises RecordError: `too_large` above max_pixels, `corrupt` when pillow cannot identify it.
     """
-    # pillow's own guard raises only above 2x its limit; ours is exact, so lift pillow's out of the way
-    Image.MAX_IMAGE_PIXELS = None
+    # pillow's own guard raises only above 2x its limit; ours is exact, so lift pillow's out of the
+    # way for this open (which checks the declared size) and put it back: it is process-wide state
+    # that other code opening images relies on
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -36,6 +38,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         raise RecordError("too_large", str(e)) from None
     except (OSError, SyntaxError, ValueError, TypeError) as e:  # UnidentifiedImageError is an OSError
         raise RecordError("corrupt", f"pillow cannot open it: {e}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     w, h = im.size
     if w <= 0 or h <= 0:
         raise RecordError("corrupt", f"declared size {w}x{h}")

@@ -90,13 +90,19 @@ def train(examples: list[Example], out: str | Path, *, epoch: int = 10, lr: floa
                 if line:
                     f.write(f"__label__{e.label} {line}\n")
         fasttext.FastText.eprint = lambda *a, **k: None
-        try:
-            model = fasttext.train_supervised(input=tmp_txt, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
-                                              minCount=min_count, bucket=bucket, seed=seed, thread=threads,
-                                              verbose=0)
-        except RuntimeError as e:  # fastText stops on "Encountered NaN." when training diverges
-            raise ThresherError(f"fastText training failed ({e}); try another --lr, --dim or --bucket, or more "
-                                "examples") from None
+        # fastText stops with "Encountered NaN." when SGD diverges, which small or uneven example sets
+        # do at the usual lr of 0.5: halve the rate and try again (twice) before giving up
+        for attempt in range(3):
+            try:
+                model = fasttext.train_supervised(input=tmp_txt, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
+                                                  minCount=min_count, bucket=bucket, seed=seed, thread=threads,
+                                                  verbose=0)
+                break
+            except RuntimeError as e:
+                if attempt == 2:
+                    raise ThresherError(f"fastText training failed ({e}) down to lr={lr}; try a lower --lr, "
+                                        "another --dim or --bucket, or more examples") from None
+                lr /= 2
     finally:
         os.unlink(tmp_txt)
     tmp_bin = out.with_suffix(".bin.tmp")

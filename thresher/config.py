@@ -362,9 +362,10 @@ class CaptionConfig(Strict):
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(0.9, gt=0, le=1)
     min_score: float = Field(0.05)  # PMI (nats/token) under which a pair is dropped (caption removed)
-    baseline: Literal["images", "null"] = "images"  # log p(c): the image blanked, or the mean over reference images
+    baseline: Literal["images", "null"] = "images"  # log p(c): mean over reference images, or the image blanked
     reference_images: int = Field(4, ge=1, le=1024)  # images of the corpus the `images` baseline averages over
     recaption: Literal["missing", "all"] = "all"  # which images get synthetic candidates
+    prefer_original: bool = True  # an original that passes min_score is kept; else the best candidate
     batch_images: int = Field(64, ge=1)  # images captioned together
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)  # torch CPU threads per task; default: torch's

@@ -36,7 +36,8 @@ DOCS_PER_BATCH = 512  # records held while their images are captioned together
 def settings_key(cc: CaptionConfig, rnd: int, fingerprint: str) -> str:
     """A hash of everything that shapes a round's model (a saved model with another key is stale)."""
     shaping = cc.model_dump(mode="json", exclude={"candidates", "greedy", "temperature", "top_p", "min_score",
-                                                 "recaption", "batch_images", "device", "threads", "rounds"})
+                                                 "recaption", "prefer_original", "batch_images", "device", "threads",
+                                                 "rounds"})
     return hashlib.blake2b(json.dumps([shaping, rnd, fingerprint], sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
@@ -218,6 +219,9 @@ class CaptionRecords(PipelineStep):
             self.stat_update("no_candidate")
         else:
             best = int(np.argmax(s))
+            passing = [k for k, c in enumerate(cands) if c[0] == "original" and s[k] >= self.cc.min_score]
+            if self.cc.prefer_original and passing:  # CapFilt keeps web text that passes the filter
+                best = max(passing, key=lambda k: s[k])
             source, rnd, text, _ = cands[best]
             keep = bool(s[best] >= self.cc.min_score)
             m.metadata.update(caption=text if keep else None, caption_source=source if keep else None,

@@ -7,6 +7,7 @@ WORKDIR/caption/*.parquet, where every image (standalone, a GIF, or inside a PDF
 task, `caption/_model/round{r}.pt`), then caption every record (all tasks). With `rounds: 2` the
 first round writes `caption/_round1/` and the second round retrains on the pairs it kept. A
 standalone image that cannot be decoded goes to `caption/_errors/`; rows in = rows out + errors.
+A corpus with no captioned image (text only, say) trains nothing and passes every record through.
 """
 
 from __future__ import annotations

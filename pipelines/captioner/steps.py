@@ -101,6 +101,13 @@ class TrainRound(PipelineStep):
                         codes.append(c)
                         captions.append(enc.text(text)[: cc.max_caption_tokens])
                         self.stat_update("pairs")
+        skip = self.model_path.with_suffix(".none")
+        skip.unlink(missing_ok=True)
+        if not captions:  # e.g. a text-only corpus: nothing to learn, records pass through uncaptioned
+            logger.warning(f"caption round {self.rnd}: no image with a caption to train on; images stay uncaptioned")
+            skip.write_text("no image-caption pairs\n")
+            self.stat_update("no_pairs")
+            return
         with self.track_time():
             cap = Captioner(lay, cc, device)
             stats = fit(cap, codes, captions, cc, echo=logger.info)
@@ -125,6 +132,12 @@ class CaptionRecords(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cc = self.cc
+        if self.model_path.with_suffix(".none").is_file():  # the round had nothing to train on
+            for doc in data or ():
+                self.stat_update("in")
+                self.stat_update("out", "passed_uncaptioned")
+                yield doc
+            return
         vocab, self.enc, lay, device = _setup(cc, self.vocab_dir)
         self.cap = Captioner.load(self.model_path, cc, device, vocab.fingerprint,
                                   settings_key(cc, self.rnd, vocab.fingerprint))

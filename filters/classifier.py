@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+import subprocess
 import random
 import re
 import tempfile
@@ -67,6 +69,18 @@ def split(examples: list[Example], holdout: float, seed: int) -> tuple[list[Exam
     return train, held
 
 
+def _train_in_subprocess(input_txt: str, params: dict, out_bin: Path) -> bool:
+    """Train in a fresh Python process; True when it saved a model to `out_bin`."""
+    code = ("import json, sys, fasttext\n"
+            "fasttext.FastText.eprint = lambda *a, **k: None\n"
+            "p = json.loads(sys.argv[3])\n"
+            "try:\n    fasttext.train_supervised(input=sys.argv[1], **p).save_model(sys.argv[2])\n"
+            "except RuntimeError:\n    sys.exit(3)\n")
+    done = subprocess.run([sys.executable, "-c", code, input_txt, str(out_bin), json.dumps(params)],
+                          capture_output=True, timeout=3600)
+    return done.returncode == 0 and out_bin.is_file()
+
+
 def train(examples: list[Example], out: str | Path, *, epoch: int = 10, lr: float = 0.5, word_ngrams: int = 2,
           dim: int = 64, min_count: int = 1, bucket: int = 2**18, seed: int = 0, threads: int = 1) -> Path:
     """Train and save `out` (.bin) and its `.json` description; return the .bin path.
@@ -90,23 +104,25 @@ def train(examples: list[Example], out: str | Path, *, epoch: int = 10, lr: floa
                 if line:
                     f.write(f"__label__{e.label} {line}\n")
         fasttext.FastText.eprint = lambda *a, **k: None
-        # fastText stops with "Encountered NaN." when SGD diverges, which small or uneven example sets
-        # do at the usual lr of 0.5: halve the rate and try again (twice) before giving up
-        for attempt in range(3):
-            try:
-                model = fasttext.train_supervised(input=tmp_txt, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
-                                                  minCount=min_count, bucket=bucket, seed=seed, thread=threads,
-                                                  verbose=0)
-                break
-            except RuntimeError as e:
-                if attempt == 2:
-                    raise ThresherError(f"fastText training failed ({e}) down to lr={lr}; try a lower --lr, "
-                                        "another --dim or --bucket, or more examples") from None
-                lr /= 2
+        params = dict(epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim, minCount=min_count, bucket=bucket,
+                      seed=seed, thread=threads, verbose=0)
+        tmp_bin = out.with_suffix(".bin.tmp")
+        try:
+            fasttext.train_supervised(input=tmp_txt, **params).save_model(str(tmp_bin))
+        except RuntimeError:
+            # fastText stops with "Encountered NaN." when SGD diverges; with fasttext-numpy2 we also saw
+            # it in some long-lived processes (a test process) on data that trains fine in a fresh
+            # one. Retry in a fresh interpreter, halving the learning rate each time.
+            for _ in range(2):
+                params["lr"] /= 2
+                if _train_in_subprocess(tmp_txt, params, tmp_bin):
+                    break
+            else:
+                raise ThresherError(f"fastText training failed (Encountered NaN.) down to lr={params['lr']}; "
+                                    "try a lower --lr, another --dim or --bucket, or more examples") from None
+            lr = params["lr"]
     finally:
         os.unlink(tmp_txt)
-    tmp_bin = out.with_suffix(".bin.tmp")
-    model.save_model(str(tmp_bin))
     os.replace(tmp_bin, out)
     meta = {"format_version": FORMAT_VERSION, "sha256": _sha256(out), "labels": list(LABELS), "counts": counts,
             "params": {"epoch": epoch, "lr": lr, "wordNgrams": word_ngrams, "dim": dim, "minCount": min_count,

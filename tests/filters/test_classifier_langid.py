@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 from .filterkit import text_doc
@@ -71,3 +73,19 @@ def test_allow_list_is_optional():
     only_en = LanguageFilter(allow=["en"])
     assert only_en.filter(text_doc("Die Kinder gingen am Morgen am Fluss entlang zur Schule.")) == (False, "not_allowed")
     assert only_en.filter(text_doc("")) is True  # no text: nothing to judge
+
+
+def test_training_that_diverges_in_process_is_retried_in_a_fresh_one(quality_items, tmp_path, monkeypatch):
+    import fasttext
+
+    from thresher.filters.examples import Example
+
+    def diverge(*args, **kwargs):
+        raise RuntimeError("Encountered NaN.")
+
+    monkeypatch.setattr(fasttext, "train_supervised", diverge)
+    examples = [Example(i.text, "hq" if i.label == "good" else "lq") for i in quality_items]
+    path = clf.train(examples, tmp_path / "m.bin", epoch=5, dim=16, bucket=20000)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert path.is_file() and meta["params"]["lr"] == 0.25  # the first retry, at half the rate, trained
+    assert clf.evaluate(clf.load_model(path), examples[:20])["n"] == 20

@@ -27,10 +27,7 @@ from thresher.records import media_bytes
 from thresher.tokenizer import bpe, codebook, midi_events, palette
 from thresher.tokenizer.vocab import Vocab
 
-try:
-    from thresher.records import IMAGE_PLACEHOLDER
-except ImportError:  # the extractor engineer adds it to records.py; the value is the marker
-    IMAGE_PLACEHOLDER = "<|image|>"
+from thresher.records import IMAGE_PLACEHOLDER
 
 
 def coin(seed: int, *parts: object) -> float:

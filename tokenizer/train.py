@@ -20,10 +20,7 @@ from thresher.records import media_bytes
 from thresher.tokenizer import bpe, codebook, midi_events, palette
 from thresher.tokenizer.vocab import FILES, MARKERS, save_vocab
 
-try:
-    from thresher.records import IMAGE_PLACEHOLDER
-except ImportError:  # the extractor engineer adds it to records.py; the value is the marker
-    IMAGE_PLACEHOLDER = "<|image|>"
+from thresher.records import IMAGE_PLACEHOLDER
 
 PIXELS_PER_IMAGE = 256
 # a corpus without text still gets a working BPE (bytes and these characters)

@@ -74,7 +74,7 @@ def one_round(cc, lay, vocab, enc, codes, caps, ev_codes, ev, refs) -> tuple[dic
     from thresher.pipelines.captioner.model import Captioner, fit
     from thresher.pipelines.demo_media import caption
 
-    cap = Captioner(lay, cc, torch.device("cpu"))
+    cap = Captioner(lay, cc, torch.device("cpu"), vocab.palette)
     t0 = time.perf_counter()
     stats = fit(cap, codes, caps, cc)
     t_train = time.perf_counter() - t0
@@ -82,9 +82,14 @@ def one_round(cc, lay, vocab, enc, codes, caps, ev_codes, ev, refs) -> tuple[dic
     cands = sample_captions(cap, ev_codes, allowed_tokens(vocab, lay), n=cc.candidates, temperature=cc.temperature,
                             top_p=cc.top_p, max_tokens=cc.max_caption_tokens, greedy=True, seed=cc.seed)
     scorer = Scorer(cap, cc.baseline, refs, cc.max_caption_tokens)
-    scores = scorer.scores(ev_codes, cands)
+    parts = scorer.parts(ev_codes, cands)
     t_caption = time.perf_counter() - t0
-    best = [vocab.sp.decode(c[int(np.argmax(s))]) for c, s in zip(cands, scores)]
+    scores = [cond - base for cond, base in parts]
+
+    def pick(weight: float) -> list[str]:  # the candidate with the best log p(c|I) - weight * log p(c)
+        return [vocab.sp.decode(c[int(np.argmax(cond - weight * base))]) for c, (cond, base) in zip(cands, parts)]
+
+    best = pick(cc.select_weight)
     greedy = [vocab.sp.decode(c[0]) for c in cands]
     checks = [[enc.text(caption(e["color"], e["shape"], e["background"], 0)),
                enc.text(caption(e["background"], e["shape"], e["color"], 0)), enc.text("image1.jpg")] for e in ev]
@@ -92,6 +97,7 @@ def one_round(cc, lay, vocab, enc, codes, caps, ev_codes, ev, refs) -> tuple[dic
     kept = np.array([float(np.max(x)) for x in scores])
     return {"train_s": t_train, "caption_s": t_caption, "final_loss": stats["final_loss"],
             "kept": accuracy(best, ev), "greedy": accuracy(greedy, ev),
+            "kept_both_by_weight": {w: accuracy(pick(w), ev)["both"] for w in (0.0, 0.25, 0.5, 1.0)},
             "rank_correct_over_swapped": float((s[:, 0] > s[:, 1]).mean()),
             "filename_below_kept": float((s[:, 2] < kept).mean()),
             "filename_below_threshold": float((s[:, 2] < cc.min_score).mean()),
@@ -124,7 +130,7 @@ def main() -> None:
     p.add_argument("--side", type=int, default=16)
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--lr", type=float, default=None, help="default: the caption config's")
     p.add_argument("--train-seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--rounds", type=int, default=2)
@@ -151,8 +157,8 @@ def main() -> None:
         tr_codes, un_codes, ev_codes = codes_of(train), codes_of(unlabelled), codes_of(ev)
         results: dict[int, list[dict]] = {r: [] for r in range(1, args.rounds + 1)}
         for rep in range(args.repeats):
-            cc = CaptionConfig(image_side=args.side, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                               seed=rep, baseline=args.baseline)
+            cc = CaptionConfig(image_side=args.side, steps=args.steps, batch_size=args.batch_size, seed=rep,
+                               baseline=args.baseline, **({"lr": args.lr} if args.lr else {}))
             codes, caps = tr_codes, [enc.text(e["caption"])[: cc.max_caption_tokens] for e in train]
             for rnd in range(1, args.rounds + 1):
                 res, (cap, scorer, _, _) = one_round(cc, lay, vocab, enc, codes, caps, ev_codes, ev, tr_codes[:16])

@@ -94,35 +94,45 @@ class Transformer(nn.Module):
             self.rope_cos, self.rope_sin = cos, sin
         return self.rope_cos[positions_BT], self.rope_sin[positions_BT]  # (B, T, K/2)
 
-    def forward(self, tokens_BT: torch.Tensor, targets_BT: torch.Tensor | None = None,
-                doc_ids_BT: torch.Tensor | None = None, caches: list[KVCache] | None = None,
-                reduction: str = "mean") -> torch.Tensor:
-        """Loss (scalar; or per token (B, T) with reduction="none") when targets are given, else logits
-        (B, T, V). `doc_ids_BT` numbers the documents in each row (the shard reader gives them); when
-        absent they are found from `eos_id`. With `caches` (sampling) the tokens continue one document
-        from position caches[0].length."""
-        B, T = tokens_BT.shape
+    def hidden(self, tokens_BT: torch.Tensor | None, doc_ids_BT: torch.Tensor | None = None,
+               caches: list[KVCache] | None = None, embeds_BTD: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final normalised hidden states (B, T, D) and the routers' auxiliary loss: the model without
+        its lm_head. `embeds_BTD` replaces the token embeddings (an image encoder's output, say; then
+        `tokens_BT` may be None). `doc_ids_BT` numbers the documents in each row (the shard reader
+        gives them); when absent they are found from `eos_id`. With `caches` (sampling) the input
+        continues one document from position caches[0].length."""
+        x = self.embed(tokens_BT) if embeds_BTD is None else embeds_BTD  # (B, T, D)
+        B, T = x.shape[:2]
         if caches is None:
-            if doc_ids_BT is None and self.eos_id is not None:
+            if doc_ids_BT is None and self.eos_id is not None and tokens_BT is not None:
                 doc_ids_BT = doc_ids_from_eos(tokens_BT, self.eos_id)
             if doc_ids_BT is None:
-                pos_BT = torch.arange(T, device=tokens_BT.device).expand(B, T)
+                pos_BT = torch.arange(T, device=x.device).expand(B, T)
             else:
                 pos_BT = positions_in_document(doc_ids_BT)
             mask = DocMask.build(doc_ids_BT, self.use_flex)
         else:
-            pos_BT = torch.arange(caches[0].length, caches[0].length + T, device=tokens_BT.device).expand(B, T)
+            pos_BT = torch.arange(caches[0].length, caches[0].length + T, device=x.device).expand(B, T)
             mask = DocMask()
         cos, sin = self._rope(pos_BT, T if caches is None else caches[0].length + T)
-        x = self.embed(tokens_BT)  # (B, T, D)
         aux_total = x.new_zeros((), dtype=torch.float32)
         for i, block in enumerate(self.blocks):
             x, aux = block(x, cos, sin, mask, caches[i] if caches is not None else None)
             if aux is not None:
                 aux_total = aux_total + aux
-        logits = self.lm_head(self.norm(x))  # (B, T, V)
+        return self.norm(x), aux_total
+
+    def forward(self, tokens_BT: torch.Tensor | None, targets_BT: torch.Tensor | None = None,
+                doc_ids_BT: torch.Tensor | None = None, caches: list[KVCache] | None = None,
+                reduction: str = "mean", embeds_BTD: torch.Tensor | None = None) -> torch.Tensor:
+        """Loss (scalar; or per token (B, T) with reduction="none") when targets are given, else logits
+        (B, T, V). The other arguments are `hidden`'s."""
+        h, aux_total = self.hidden(tokens_BT, doc_ids_BT, caches, embeds_BTD)
+        logits = self.lm_head(h)  # (B, T, V)
         if targets_BT is None:
             return logits
+        B, T = targets_BT.shape
         loss = F.cross_entropy(logits.float().view(B * T, -1), targets_BT.reshape(B * T), ignore_index=IGNORE,
                                reduction=reduction)
         if reduction == "none":

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from thresher.pipelines.captioner.model import Captioner
-from thresher.pipelines.captioner.sequences import null_codes
+from thresher.pipelines.captioner.sequences import caption_rows
 from thresher.train.attention import KVCache
 from thresher.train.model import IGNORE
 
@@ -64,13 +64,13 @@ def _expand(caches: list[KVCache], rows: torch.Tensor) -> list[KVCache]:
 
 
 @torch.no_grad()
-def prefill(cap: Captioner, codes: list[np.ndarray], room: int) -> tuple[list[KVCache], torch.Tensor]:
-    """Run the image prompts once: KV caches (B rows, space for `room` more tokens) and the logits
-    (B, V) of the first caption token."""
+def prefill(cap: Captioner, codes: list[np.ndarray | None], room: int) -> tuple[list[KVCache], torch.Tensor]:
+    """Run the image prompts once (None: the blanked image): KV caches (B rows, space for `room`
+    more tokens) and the logits (B, V) of the first caption token."""
     model, dev = cap.model, cap.device
-    prompt = torch.tensor([cap.lay.prompt(c) for c in codes], device=dev)  # (B, P)
+    prompt = cap.prefix(codes)  # (B, P, D)
     caches = model.new_caches(len(codes), prompt.shape[1] + room, dev, model.embed.weight.dtype)
-    return caches, model(prompt, caches=caches)[:, -1]
+    return caches, model(None, caches=caches, embeds_BTD=prompt)[:, -1]
 
 
 @torch.no_grad()
@@ -119,12 +119,7 @@ def continuation_logprobs(cap: Captioner, caches: list[KVCache], first_logits: t
     """(N,) sum of log p(t_1 .. t_n, <|/caption|>) for caption i after the prompt of row rows[i] of
     `caches` (whose next-token logits are `first_logits`)."""
     lay, dev = cap.lay, cap.device
-    T = max(len(c) for c in captions)
-    x = torch.full((len(captions), T), lay.pad, dtype=torch.long)
-    y = torch.full((len(captions), T + 1), IGNORE, dtype=torch.long)
-    for i, c in enumerate(captions):
-        x[i, :len(c)] = torch.tensor(c, dtype=torch.long)
-        y[i, :len(c) + 1] = torch.tensor([*c, lay.caption_end], dtype=torch.long)
+    x, y = caption_rows(captions, lay.caption_end, lay.pad)
     x, y = x.to(dev), y.to(dev)
     logits = torch.cat([first_logits[rows][:, None], cap.model(x, caches=_expand(caches, rows))], 1).float()
     lp = torch.log_softmax(logits, -1).gather(-1, y.clamp(min=0)[..., None])[..., 0]  # (N, T+1)
@@ -139,7 +134,7 @@ class Scorer:
     def __init__(self, cap: Captioner, baseline: str, ref_codes: list[np.ndarray], room: int, batch: int = 64):
         self.cap, self.baseline, self.batch, self.room = cap, baseline, batch, room
         if baseline == "null":
-            ref_codes = [null_codes(cap.lay)]
+            ref_codes = [None]
         if not ref_codes:
             raise ValueError("the images baseline needs reference images")
         self.refs = prefill(cap, ref_codes, room + 1)
@@ -157,11 +152,16 @@ class Scorer:
             for c, v in zip(chunk, vals.tolist()):
                 self._base[tuple(c)] = v
 
-    @torch.no_grad()
     def scores(self, codes: list[np.ndarray], candidates: list[list[list[int]]]) -> list[np.ndarray]:
         """For each image, the PMI (nats/token, float32) of each of its candidate captions."""
+        return [cond - base for cond, base in self.parts(codes, candidates)]
+
+    @torch.no_grad()
+    def parts(self, codes: list[np.ndarray], candidates: list[list[list[int]]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each image, (log p(c | I), log p(c)) of each candidate, in nats per token (float32):
+        the PMI is their difference; the first alone is how likely the caption is for the picture."""
         flat = [c for cands in candidates for c in cands]
-        out = [np.zeros(len(cands), dtype=np.float32) for cands in candidates]
+        out = [(np.zeros(len(cands), dtype=np.float32), np.zeros(len(cands), dtype=np.float32)) for cands in candidates]
         if not flat:
             return out
         for c in flat:
@@ -176,6 +176,7 @@ class Scorer:
         k = 0
         for b, cands in enumerate(candidates):
             for j, c in enumerate(cands):
-                out[b][j] = (cond[k] - self._base[tuple(c)]) / (len(c) + 1)
+                out[b][0][j] = cond[k] / (len(c) + 1)
+                out[b][1][j] = self._base[tuple(c)] / (len(c) + 1)
                 k += 1
         return out

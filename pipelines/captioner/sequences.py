@@ -1,14 +1,14 @@
 """Image-caption pairs from records, and the rows the captioner trains and scores on.
 
-    image row   <|image|> c_1 .. c_{S*S} <|/image|> <|caption|> t_1 .. t_n <|/caption|>
-    null row    <|image|> </s> .. </s>  <|/image|> <|caption|> t_1 .. t_n <|/caption|>
+    row   <|image|> e_1 .. e_P <|/image|> <|caption|> t_1 .. t_n <|/caption|>
 
-Only the caption tokens t_1 .. t_n and the closing <|/caption|> are targets; the image codes are
-context. Null rows (the image blanked, as in classifier-free guidance) train the same model as its
-own text-only baseline, through the same positions and layers as the image rows, so the PMI score
-needs one model, not two, and an odd string the model never saw ("image1.jpg") is equally odd to
-both terms. S is the captioner's own image
-side (caption.image_side, 16 by default): smaller than the shards' so that training fits minutes of CPU.
+e_1 .. e_P are the image encoder's vectors for the S x S palette codes of the picture
+(captioner/encoder.py), fed in place of token embeddings; the markers and the caption are tokens.
+Only the caption tokens t_1 .. t_n and the closing <|/caption|> are targets. A blanked image (the
+encoder's output replaced by one learned "no image" block, as in classifier-free guidance) trains
+the same model as its own text-only baseline, so the PMI score can use one model, not two. S is the
+captioner's own image side (caption.image_side, 16 by default): smaller than the shards' so that
+training fits minutes of CPU.
 """
 
 from __future__ import annotations
@@ -45,14 +45,6 @@ class Layout:
                    caption_end=m["<|/caption|>"], pad=vocab.eos_id, image_offset=vocab.offset("image"),
                    side=side, vocab_size=vocab.size)
 
-    @property
-    def prefix_len(self) -> int:
-        """Tokens of an image row before the first caption token: <|image|> codes <|/image|> <|caption|>."""
-        return self.side * self.side + 3
-
-    def prompt(self, codes: np.ndarray) -> list[int]:
-        return [self.image, *codes.tolist(), self.image_end, self.caption]
-
 
 def clean_caption(text: str | None) -> str:
     """Collapse whitespace: '  a red\\n circle ' -> 'a red circle' ('' for None)."""
@@ -80,29 +72,19 @@ def original_captions(m: Media) -> list[str]:
     return out
 
 
-def pad_rows(rows: list[list[int]], starts: list[int], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full rows -> inputs (B, T) and targets (B, T): row[:-1] and row[1:], with every target before
-    `start` (the row index of the first caption token) and every padded slot set to IGNORE.
+def caption_rows(captions: list[list[int]], caption_end: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Caption tokens -> inputs (B, T) after the image prefix, and targets (B, T + 1): the target at
+    row position j is what the model predicts after the prefix and j caption tokens, so target 0 is
+    t_1 (predicted at <|caption|>) and target n is <|/caption|>. Padding is `pad` in the inputs and
+    IGNORE in the targets.
 
-    >>> pad_rows([[7, 8, 9], [7, 9]], [2, 1], pad=0)
-    (tensor([[7, 8], [7, 0]]), tensor([[-1, 9], [9, -1]]))
+    >>> caption_rows([[7, 8], [9]], caption_end=5, pad=0)
+    (tensor([[7, 8], [9, 0]]), tensor([[7, 8, 5], [9, 5, -1]]))
     """
-    T = max(len(r) for r in rows) - 1
-    x = torch.full((len(rows), T), pad, dtype=torch.long)
-    y = torch.full((len(rows), T), IGNORE, dtype=torch.long)
-    for b, (row, start) in enumerate(zip(rows, starts)):
-        n = len(row) - 1
-        x[b, :n] = torch.tensor(row[:-1])
-        y[b, start - 1:n] = torch.tensor(row[start:])
+    T = max(len(c) for c in captions)
+    x = torch.full((len(captions), T), pad, dtype=torch.long)
+    y = torch.full((len(captions), T + 1), IGNORE, dtype=torch.long)
+    for i, c in enumerate(captions):
+        x[i, :len(c)] = torch.tensor(c, dtype=torch.long)
+        y[i, :len(c) + 1] = torch.tensor([*c, caption_end], dtype=torch.long)
     return x, y
-
-
-def image_rows(lay: Layout, codes: list[np.ndarray], captions: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Image rows for (codes, caption tokens) pairs -> inputs, targets (B, T)."""
-    rows = [lay.prompt(c) + cap + [lay.caption_end] for c, cap in zip(codes, captions)]
-    return pad_rows(rows, [lay.prefix_len] * len(rows), lay.pad)
-
-
-def null_codes(lay: Layout) -> np.ndarray:
-    """The blanked image: S*S end-of-document ids, a token that never stands in an image."""
-    return np.full(lay.side * lay.side, lay.pad, dtype=np.int64)

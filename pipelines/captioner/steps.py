@@ -36,7 +36,7 @@ DOCS_PER_BATCH = 512  # records held while their images are captioned together
 def settings_key(cc: CaptionConfig, rnd: int, fingerprint: str) -> str:
     """A hash of everything that shapes a round's model (a saved model with another key is stale)."""
     shaping = cc.model_dump(mode="json", exclude={"candidates", "greedy", "temperature", "top_p", "min_score",
-                                                 "recaption", "prefer_original", "batch_images", "device", "threads",
+                                                 "recaption", "prefer_original", "select_weight", "batch_images", "device", "threads",
                                                  "rounds"})
     return hashlib.blake2b(json.dumps([shaping, rnd, fingerprint], sort_keys=True).encode(), digest_size=12).hexdigest()
 
@@ -54,6 +54,21 @@ def _setup(cc: CaptionConfig, vocab_dir: Path):
 def _codes(enc, m: Media, side: int) -> np.ndarray:
     """(S*S,) palette token ids of a medium (a GIF: its first frame)."""
     return np.asarray(enc.image_codes(media_bytes(m), side), dtype=np.int64)
+
+
+def fold_of(doc_id: str, media: int, folds: int) -> int:
+    """The cross-fitting fold of an image (a hash of its record id and media index; 0 with one fold)."""
+    if folds == 1:
+        return 0
+    h = hashlib.blake2b(f"{doc_id}\0{media}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") % folds
+
+
+def model_paths(base: Path, folds: int) -> list[Path]:
+    """round{r}.pt, or round{r}.fold{k}.pt for each fold k when cross-fitting."""
+    if folds == 1:
+        return [base]
+    return [base.with_name(f"{base.stem}.fold{k}{base.suffix}") for k in range(folds)]
 
 
 def _entries(doc: Document) -> dict[int, dict]:
@@ -75,14 +90,16 @@ class TrainRound(PipelineStep):
         cc = self.cc
         vocab, enc, lay, device = _setup(cc, self.vocab_dir)
         key = settings_key(cc, self.rnd, vocab.fingerprint)
-        if self.model_path.is_file():
-            try:
-                Captioner.load(self.model_path, cc, device, vocab.fingerprint, key)
-                self.stat_update("reused_model")
-                return
-            except StageError:
-                self.model_path.unlink()  # stale (other settings or vocabulary): train again
-        codes, captions, refs = [], [], []
+        paths = model_paths(self.model_path, cc.folds)
+        try:
+            for path in paths:
+                Captioner.load(path, cc, device, vocab.fingerprint, key)
+            self.stat_update("reused_model")
+            return
+        except StageError:
+            for path in paths:  # missing or stale (other settings or vocabulary): train again
+                path.unlink(missing_ok=True)
+        codes, captions, folds, refs = [], [], [], []
         for doc in data or ():
             for i, m in image_media(doc):
                 kept = m.metadata.get("caption")
@@ -100,6 +117,7 @@ class TrainRound(PipelineStep):
                     if len(captions) < cc.max_pairs:
                         codes.append(c)
                         captions.append(enc.text(text)[: cc.max_caption_tokens])
+                        folds.append(fold_of(doc.id, i, cc.folds))
                         self.stat_update("pairs")
         skip = self.model_path.with_suffix(".none")
         skip.unlink(missing_ok=True)
@@ -109,10 +127,14 @@ class TrainRound(PipelineStep):
             self.stat_update("no_pairs")
             return
         with self.track_time():
-            cap = Captioner(lay, cc, device)
-            stats = fit(cap, codes, captions, cc, echo=logger.info)
-            cap.save(self.model_path, {"fingerprint": vocab.fingerprint, "key": key, "round": self.rnd,
-                                       "stats": stats, "refs": np.stack(refs) if refs else None})
+            for k, path in enumerate(paths):  # model k never sees fold k's pairs (all pairs with one fold)
+                use = [n for n, f in enumerate(folds) if cc.folds == 1 or f != k]
+                if not use:
+                    raise StageError(f"caption round {self.rnd}: every pair fell in fold {k}; use caption.folds=1")
+                cap = Captioner(lay, cc, device, vocab.palette)
+                stats = fit(cap, [codes[n] for n in use], [captions[n] for n in use], cc, echo=logger.info)
+                cap.save(path, {"fingerprint": vocab.fingerprint, "key": key, "round": self.rnd, "fold": k,
+                                "stats": stats, "refs": np.stack(refs) if refs else None})
         self.stat_update("final_loss_x1000", value=int(stats["final_loss"] * 1000))
         return
         yield  # a generator step with no output records
@@ -139,10 +161,11 @@ class CaptionRecords(PipelineStep):
                 yield doc
             return
         vocab, self.enc, lay, device = _setup(cc, self.vocab_dir)
-        self.cap = Captioner.load(self.model_path, cc, device, vocab.fingerprint,
-                                  settings_key(cc, self.rnd, vocab.fingerprint))
-        refs = self.cap.meta.get("refs")
-        self.scorer = Scorer(self.cap, cc.baseline, list(refs) if refs is not None else [], cc.max_caption_tokens)
+        key = settings_key(cc, self.rnd, vocab.fingerprint)
+        self.caps = [Captioner.load(p, cc, device, vocab.fingerprint, key) for p in model_paths(self.model_path, cc.folds)]
+        refs = self.caps[0].meta.get("refs")
+        self.scorers = [Scorer(cap, cc.baseline, list(refs) if refs is not None else [], cc.max_caption_tokens)
+                        for cap in self.caps]
         self.allowed = allowed_tokens(vocab, lay)
         self.rank, self.batches = rank, 0
         self.errors.open(rank)
@@ -175,7 +198,7 @@ class CaptionRecords(PipelineStep):
         jobs = []
         for i, m in image_media(doc):
             try:
-                codes = _codes(self.enc, m, self.cap.lay.side)
+                codes = _codes(self.enc, m, self.caps[0].lay.side)
             except Exception as e:
                 if kind in ("image", "gif") and self.final:
                     raise RecordError(f"undecodable_{kind}", f"{type(e).__name__}: {e}") from None
@@ -186,16 +209,26 @@ class CaptionRecords(PipelineStep):
             cands = [("original", self.rnd, t) for t in entry["originals"]]
             if m.metadata.get("caption_source") == "synthetic" and m.metadata.get("caption"):  # an earlier round's
                 cands.append(("synthetic", m.metadata.get("caption_round") or self.rnd - 1, m.metadata["caption"]))
-            jobs.append({"media": i, "codes": codes, "entry": entry, "cands": cands,
+            jobs.append({"media": i, "codes": codes, "entry": entry, "cands": cands, "fold": fold_of(doc.id, i, self.cc.folds),
                          "sample": self.cc.recaption == "all" or not entry["originals"]})
         return jobs
 
     def _flush(self, held: list[tuple[Document, list]]):
-        cc, sp = self.cc, self.enc.vocab.sp
         jobs = [j for _, js in held for j in js]
+        for k in range(len(self.caps)):  # each image is captioned and scored by the model of its fold
+            self._caption([j for j in jobs if j["fold"] == k], self.caps[k], self.scorers[k])
+        for doc, js in held:
+            for j in js:
+                self._annotate(doc, j)
+            self.stat_update("out", f"kind:{doc.metadata.get('kind')}")
+            yield doc
+
+    def _caption(self, jobs: list[dict], cap: Captioner, scorer: Scorer) -> None:
+        """Sample candidates for the jobs that want them, then score every candidate (in place)."""
+        cc, sp = self.cc, self.enc.vocab.sp
         todo = [j for j in jobs if j["sample"]]
         if todo and cc.candidates + int(cc.greedy):
-            samples = sample_captions(self.cap, [j["codes"] for j in todo], self.allowed, n=cc.candidates,
+            samples = sample_captions(cap, [j["codes"] for j in todo], self.allowed, n=cc.candidates,
                                       temperature=cc.temperature, top_p=cc.top_p, max_tokens=cc.max_caption_tokens,
                                       greedy=cc.greedy, seed=cc.seed + 7919 * self.rnd + 104729 * self.rank + self.batches)
             self.batches += 1
@@ -209,34 +242,32 @@ class CaptionRecords(PipelineStep):
                     seen.add(toks)
                     kept.append((source, rnd, text, list(toks)))
             j["cands"] = kept
-        scores = self.scorer.scores([j["codes"] for j in jobs], [[c[3] for c in j["cands"]] for j in jobs])
-        for j, s in zip(jobs, scores):
-            j["scores"] = s
-        by_doc = iter(held)
-        for doc, js in by_doc:
-            for j in js:
-                self._annotate(doc, j)
-            self.stat_update("out", f"kind:{doc.metadata.get('kind')}")
-            yield doc
+        parts = scorer.parts([j["codes"] for j in jobs], [[c[3] for c in j["cands"]] for j in jobs])
+        for j, (cond, base) in zip(jobs, parts):
+            j["scores"], j["select"] = cond - base, cond - cc.select_weight * base
 
     def _annotate(self, doc: Document, j: dict) -> None:
         m, entry, cands, s = doc.media[j["media"]], j["entry"], j["cands"], j["scores"]
         entry["original_scores"] = [round(float(s[k]), 4) for k, c in enumerate(cands) if c[0] == "original"]
         synth = [k for k, c in enumerate(cands) if c[0] == "synthetic"]
         if synth:
-            best_s = max(synth, key=lambda k: s[k])
+            best_s = max(synth, key=lambda k: j["select"][k])
             entry["synthetic"], entry["synthetic_score"] = cands[best_s][2], round(float(s[best_s]), 4)
         entry["candidates"] = len(cands)
         if not cands:
             m.metadata.update(caption=None, caption_source=None, caption_score=None, caption_round=None)
             self.stat_update("no_candidate")
         else:
-            best = int(np.argmax(s))
-            passing = [k for k, c in enumerate(cands) if c[0] == "original" and s[k] >= self.cc.min_score]
-            if self.cc.prefer_original and passing:  # CapFilt keeps web text that passes the filter
-                best = max(passing, key=lambda k: s[k])
+            passing = [k for k in range(len(cands)) if s[k] >= self.cc.min_score]
+            originals = [k for k in passing if cands[k][0] == "original"]
+            if self.cc.prefer_original and originals:  # CapFilt keeps web text that passes the filter
+                best = max(originals, key=lambda k: j["select"][k])
+            elif passing:
+                best = max(passing, key=lambda k: j["select"][k])
+            else:  # nothing passes: dropped, with the best score recorded
+                best = int(np.argmax(s))
             source, rnd, text, _ = cands[best]
-            keep = bool(s[best] >= self.cc.min_score)
+            keep = bool(passing)
             m.metadata.update(caption=text if keep else None, caption_source=source if keep else None,
                               caption_score=float(s[best]), caption_round=rnd)
             self.stat_update(f"kept:{source}" if keep else "dropped")

@@ -113,6 +113,28 @@ def test_stage_structure_and_round_two(tmp_path):
     assert again.skipped
 
 
+def test_cross_fitting(tmp_path):
+    """folds=2: two models, each trained on the pairs outside its fold; every image is captioned by
+    the model of its own fold (so it is scored by a model that never saw its caption)."""
+    from thresher.pipelines.captioner.steps import fold_of, model_paths
+
+    docs, _ = records(24, 4)
+    cfg = workdir(tmp_path, docs, {"steps": 3, "batch_size": 8, "folds": 2, "candidates": 1, "min_score": -100.0})
+    _, out = run_caption(cfg)
+    model_dir = cfg.work / "caption" / "_model"
+    assert sorted(p.name for p in model_dir.glob("*.pt")) == ["round1.fold0.pt", "round1.fold1.pt"]
+    assert model_paths(model_dir / "round1.pt", 2) == [model_dir / "round1.fold0.pt", model_dir / "round1.fold1.pt"]
+    pairs = [(d.id, i) for d in docs for i, m in enumerate(d.media)
+             if (m.metadata.get("caption") or m.alt) and d.metadata["kind"] in ("image", "gif", "epub")
+             and m.media_bytes and len(m.media_bytes) > 100]
+    in_fold = [sum(fold_of(d, i, 2) == k for d, i in pairs) for k in (0, 1)]
+    assert 0 < in_fold[0] < len(pairs)  # the hash splits the pairs
+    trained = [torch.load(model_dir / f"round1.fold{k}.pt", weights_only=False)["stats"]["pairs"] for k in (0, 1)]
+    assert trained == [in_fold[1], in_fold[0]]  # model k trained on the other fold's pairs only
+    assert all(r["media"][0]["caption"] for r in out.iter_rows(named=True) if r["kind"] == "image")
+    assert fold_of("x", 0, 1) == 0 and {fold_of(f"id{n}", 0, 3) for n in range(50)} == {0, 1, 2}
+
+
 def test_bad_input(tmp_path):
     with pytest.raises(ConfigError, match="caption"):
         load_config({"workdir": str(tmp_path), "caption": {"rounds": 0}})
@@ -132,11 +154,11 @@ def test_bad_input(tmp_path):
     assert all(r["media"][0]["caption"] is None for r in out.iter_rows(named=True))
 
 
-def test_pad_rows():
-    from thresher.pipelines.captioner.sequences import clean_caption, pad_rows
+def test_caption_rows():
+    from thresher.pipelines.captioner.sequences import caption_rows, clean_caption
 
-    x, y = pad_rows([[7, 8, 9], [7, 9]], [2, 1], pad=0)
-    assert x.tolist() == [[7, 8], [7, 0]] and y.tolist() == [[-1, 9], [9, -1]]
+    x, y = caption_rows([[7, 8], [9]], caption_end=5, pad=0)
+    assert x.tolist() == [[7, 8], [9, 0]] and y.tolist() == [[7, 8, 5], [9, 5, -1]]
     assert clean_caption("  a red\n circle ") == "a red circle" and clean_caption(None) == ""
 
 

@@ -162,6 +162,28 @@ def test_caption_rows():
     assert clean_caption("  a red\n circle ") == "a red circle" and clean_caption(None) == ""
 
 
+def test_image_encoder():
+    """The encoder's shapes, the colour invariance of its structure input, and the blanked image."""
+    from thresher.pipelines.captioner.encoder import ImageEncoder, self_similarity
+
+    def grid(fg, bg):  # a plus sign of colour fg on bg, as (1, 3, 8, 8) in [0, 1]
+        g = torch.tensor(bg, dtype=torch.float32).view(3, 1, 1).repeat(1, 8, 8)
+        g[:, 3:5, 1:7] = g[:, 1:7, 3:5] = torch.tensor(fg, dtype=torch.float32).view(3, 1, 1)
+        return g[None]
+
+    a = self_similarity(grid((0.9, 0.1, 0.1), (0.1, 0.3, 0.9)), 0.05)  # red on blue
+    b = self_similarity(grid((1.0, 1.0, 1.0), (0.0, 0.0, 0.0)), 0.05)  # white on black
+    assert a.shape == (1, 8, 8, 8) and torch.allclose(a, b, atol=1e-6)
+    assert a[0, :, 0, 0].min() == 1.0 and a[0, :, 3, 3].min() < 1e-6  # flat corner vs the cross's edge
+    palette = np.array([[0, 0, 0], [255, 255, 255], [220, 30, 30]], dtype=np.uint8)
+    enc = ImageEncoder(palette, side=8, d_model=16, width=8)
+    out = enc(torch.randint(0, 3, (2, 64)))
+    assert out.shape == (2, ImageEncoder.tokens_for(8), 16) == (2, 20, 16)
+    assert (enc.palette() == palette).all()
+    with pytest.raises(ValueError, match="even"):
+        ImageEncoder(palette, side=7, d_model=16)
+
+
 def words(text: str) -> tuple[str | None, str | None]:
     """(first colour word, first shape word) of a caption: the shape's colour comes first in every template."""
     w = text.lower().replace(",", " ").replace(".", " ").split()
@@ -170,9 +192,10 @@ def words(text: str) -> tuple[str | None, str | None]:
 
 @pytest.mark.slow
 def test_quality_on_held_out_shapes(tmp_path):
-    """Train on 600 captioned shapes for a CI-sized budget; on 40 held-out ones the kept caption
-    names the right colour well above chance and the PMI ranks the correct caption above the
-    colour-swapped one."""
+    """Train on 600 captioned shapes for a CI-sized budget (8 x 8 codes, 300 steps, two folds); on
+    40 held-out ones the kept caption names the colour and the shape well above chance (1/12, 1/8),
+    the PMI ranks the correct caption above the colour-swapped one, and the file-name alt text
+    "image1.jpg" is not kept: it is scored by the fold model that never saw it."""
     from thresher.pipelines.captioner.decode import Scorer
     from thresher.pipelines.captioner.model import Captioner
     from thresher.pipelines.captioner.steps import settings_key
@@ -180,17 +203,17 @@ def test_quality_on_held_out_shapes(tmp_path):
     from thresher.tokenizer.vocab import load_vocab
 
     docs, truth = records(600, 40, seed=1)
-    cfg = workdir(tmp_path, docs, {"steps": 150, "batch_size": 32, "lr": 5e-3})
+    cfg = workdir(tmp_path, docs, {"steps": 300, "batch_size": 32, "folds": 2})
     _, out = run_caption(cfg)
     media = {r["id"]: r["media"][0] for r in out.iter_rows(named=True) if r["media"]}
     held = [f"img{i}" for i in range(600, 640)]
     colour_ok = np.mean([words(media[i]["caption"] or "")[0] == truth[i][0] for i in held])
     shape_ok = np.mean([words(media[i]["caption"] or "")[1] == truth[i][1] for i in held])
     assert all(media[i]["caption_source"] in ("synthetic", None) for i in held)
-    named = media["named"]  # "image1.jpg": memorised by a filter that trained on it (see the report)
+    named = media["named"]  # "image1.jpg": in fold k, scored by the model trained without fold k
     vocab = load_vocab(cfg.work / "tokenizer")
     enc, cc = Encoder(vocab), cfg.caption
-    cap = Captioner.load(cfg.work / "caption" / "_model" / "round1.pt", cc, torch.device("cpu"), vocab.fingerprint,
+    cap = Captioner.load(cfg.work / "caption" / "_model" / "round1.fold0.pt", cc, torch.device("cpu"), vocab.fingerprint,
                          settings_key(cc, 1, vocab.fingerprint))
     scorer = Scorer(cap, "images", list(cap.meta["refs"]), cc.max_caption_tokens)
     codes = [np.asarray(enc.image_codes(d.media[0].media_bytes, cc.image_side)) for d in docs if d.id in held]
@@ -200,7 +223,9 @@ def test_quality_on_held_out_shapes(tmp_path):
     rank = (s[:, 0] > s[:, 1]).mean()
     print(f"held-out: colour {colour_ok:.2f}, shape {shape_ok:.2f}, rank correct > swapped {rank:.2f}; "
           f"image1.jpg kept as {named['caption_source']} with score {named['caption_score']:.2f}")
-    # The CI budget (150 steps of 8 x 8 codes) learns colour well above chance (1/12) but not the
-    # 80 % the benchmark reaches with longer training; shapes need 16 x 16 codes and minutes.
-    assert colour_ok >= 0.3, colour_ok
+    # The CI budget (8 x 8 codes, 300 steps, each fold model on half the pairs) measured colour 0.55,
+    # shape 0.62, rank 0.95; the benchmark (16 x 16, 1200 steps) reaches 0.9 on colour and shape.
+    assert colour_ok >= 0.35, colour_ok
+    assert shape_ok >= 0.35, shape_ok
     assert rank >= 0.9, rank
+    assert named["caption_source"] != "original", named

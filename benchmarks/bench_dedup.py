@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -89,12 +90,16 @@ def write_records(texts: list[str], folder: Path, files: int) -> None:
         writer.close()
 
 
+START_METHOD = "forkserver"  # the worker pools' start method, for both tools (--start-method)
+
+
 def run_ours(extract: Path, work: Path, workers: int) -> int:
     from thresher.config import load_config
     from thresher.pipelines.run import run_stages
 
     (work / "extract").symlink_to(extract)
-    cfg = load_config({"workdir": str(work), "executor": {"workers": workers, "tasks": workers}})
+    cfg = load_config({"workdir": str(work), "executor": {"workers": workers, "tasks": workers,
+                                                          "start_method": START_METHOD}})
     [result] = run_stages(cfg, ["dedup"], echo=lambda s: None)
     return result.side.get("removed", 0)
 
@@ -137,6 +142,7 @@ def run_datatrove(extract: Path, work: Path, workers: int) -> int:
     finally:
         dt_minhash.load_word_tokenizer = load
     logs = work / "logs"
+    LocalPipelineExecutor = functools.partial(LocalPipelineExecutor, start_method=START_METHOD)  # noqa: N806
     stages = [
         LocalPipelineExecutor([reader(), signature], tasks=workers, workers=workers, logging_dir=str(logs / "1")),
         LocalPipelineExecutor([MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=config)],
@@ -208,7 +214,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-docs", type=int, default=1_000_000)
     ap.add_argument("--skip", nargs="*", default=[], choices=["signatures", "stage", "memory"])
+    ap.add_argument("--start-method", default="forkserver", choices=["forkserver", "fork", "spawn"],
+                    help="how both tools start their worker pools")
     args = ap.parse_args()
+    global START_METHOD
+    START_METHOD = args.start_method
     texts = corpus(args.docs)
     mb = sum(len(t.encode()) for t in texts) / 1e6
     print(f"corpus: {len(texts)} documents, {mb:.1f} MB (thresher.dedup.planted, seed 2)")
@@ -223,7 +233,7 @@ def main() -> int:
         ok &= sig["thresher"] >= sig["rensa"]
     if "stage" not in args.skip:
         st = bench_stage(texts, args.repeats, args.workers)
-        print(f"near-dup stage, {args.workers} workers, 14 x 8, 5-grams (median of {args.repeats}):")
+        print(f"near-dup stage, {args.workers} workers ({args.start_method}), 14 x 8, 5-grams (median of {args.repeats}):")
         for name, (secs, removed) in st.items():
             print(f"  {name:11s} {secs:6.1f} s  ({removed} removed)")
         ratio = st["datatrove"][0] / st["thresher"][0]

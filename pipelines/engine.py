@@ -114,7 +114,8 @@ def build_executor(cfg: Config, plan: StagePlan, tasks: int, depends: PipelineEx
     if isinstance(ex, LocalExecutor):
         from datatrove.executor.local import LocalPipelineExecutor
 
-        return LocalPipelineExecutor(plan.pipeline, tasks=tasks, workers=min(cfg.workers, tasks), logging_dir=logging_dir)
+        return LocalPipelineExecutor(plan.pipeline, tasks=tasks, workers=min(cfg.workers, tasks), logging_dir=logging_dir,
+                                     start_method=ex.start_method)
     if isinstance(ex, SlurmExecutor):
         from datatrove.executor.slurm import SlurmPipelineExecutor
 

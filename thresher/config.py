@@ -30,6 +30,10 @@ class LocalExecutor(Strict):
     type: Literal["local"] = "local"
     workers: int | None = Field(None, ge=1, description="processes at once; default: CPU count")
     tasks: int | None = Field(None, ge=1, description="shards of work per stage; default: workers")
+    # how the worker pool starts (with workers > 1): forkserver (datatrove's default; safe with
+    # threads, but each pooled pass pays a second or more of start-up), fork (fastest start; unsafe
+    # after torch or other threaded libraries have started threads in this process), or spawn
+    start_method: Literal["forkserver", "fork", "spawn"] = "forkserver"
 
 
 class SlurmExecutor(Strict):

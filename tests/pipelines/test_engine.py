@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from thresher.config import load_config
-from thresher.errors import StageError
+from thresher.errors import ConfigError, StageError
 from thresher.pipelines.engine import build_executor, count_rows
 from thresher.pipelines.run import run_stages
 from thresher.pipelines.stages import plan_stage
@@ -52,6 +52,20 @@ def test_counts_add_up_and_rerun_skips(tmp_path):
     assert all(r.skipped for r in again) and again[1].kept == extract.kept
     forced = run_stages(cfg, ["extract"], force=True, echo=lambda _: None)
     assert not forced[0].skipped and forced[0].kept == extract.kept
+
+
+def test_pool_start_method(tmp_path):
+    """executor.start_method reaches datatrove's pool: two forked workers write the same records as one
+    process, and an unknown method is a config error naming the key."""
+    one = load_config(_config(tmp_path / "one", tasks=2))
+    run_stages(one, ["pull", "extract"], echo=lambda _: None)
+    two = load_config(_config(tmp_path / "two", tasks=2), ["executor.workers=2", "executor.start_method=fork"])
+    assert two.executor.start_method == "fork"
+    assert build_executor(two, plan_stage(two, "pull"), 2).start_method == "fork"
+    run_stages(two, ["pull", "extract"], echo=lambda _: None)
+    assert _ids(two.work) == _ids(one.work) and len(_ids(one.work)) == 22
+    with pytest.raises(ConfigError, match="start_method"):
+        load_config(_config(tmp_path / "bad", tasks=1), ["executor.start_method=threads"])
 
 
 def test_stage_without_input_is_a_clear_error(tmp_path):

@@ -152,6 +152,27 @@ def test_bad_input(tmp_path):
     result, out = run_caption(cfg)
     assert result.read == len(out) == 3 and (cfg.work / "caption" / "_model" / "round1.none").is_file()
     assert all(r["media"][0]["caption"] is None for r in out.iter_rows(named=True))
+    for bad in ({"image_side": 9}, {"folds": 0}, {"select_weight": 2}):
+        with pytest.raises(ConfigError, match="caption"):
+            load_config({"workdir": str(tmp_path), "caption": bad})
+
+
+def test_stale_or_broken_model_files(tmp_path):
+    """A garbage or old-format captioner file is refused with what to do, and the stage trains anew over it."""
+    from thresher.pipelines.captioner.model import Captioner
+
+    docs, _ = records(8, 2)
+    cfg = workdir(tmp_path, docs, {"steps": 2, "batch_size": 4, "candidates": 1})
+    model = cfg.work / "caption" / "_model" / "round1.pt"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"not a checkpoint")
+    with pytest.raises(StageError, match="cannot read captioner.*remove it to retrain"):
+        Captioner.load(model, cfg.caption, torch.device("cpu"), "fp", "key")
+    torch.save({"format_version": 1, "model": {}}, model)
+    with pytest.raises(StageError, match="format version 2"):
+        Captioner.load(model, cfg.caption, torch.device("cpu"), "fp", "key")
+    result, out = run_caption(cfg)  # the stale file is replaced by a trained model
+    assert result.read == len(docs) and torch.load(model, weights_only=False)["format_version"] == 2
 
 
 def test_caption_rows():

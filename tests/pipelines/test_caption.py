@@ -201,6 +201,8 @@ def test_image_encoder():
     out = enc(torch.randint(0, 3, (2, 64)))
     assert out.shape == (2, ImageEncoder.tokens_for(8), 16) == (2, 20, 16)
     assert (enc.palette() == palette).all()
+    big = ImageEncoder(palette, side=32, d_model=16, width=8)  # the global read stays 8 x 8 for large sides
+    assert big(torch.randint(0, 3, (1, 1024))).shape == (1, 16 * 16 + 4, 16) and big.glob.in_features == 8 * 64
     with pytest.raises(ValueError, match="even"):
         ImageEncoder(palette, side=7, d_model=16)
 

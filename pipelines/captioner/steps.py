@@ -129,8 +129,11 @@ class TrainRound(PipelineStep):
         with self.track_time():
             for k, path in enumerate(paths):  # model k never sees fold k's pairs (all pairs with one fold)
                 use = [n for n, f in enumerate(folds) if cc.folds == 1 or f != k]
-                if not use:
-                    raise StageError(f"caption round {self.rnd}: every pair fell in fold {k}; use caption.folds=1")
+                if not use:  # every pair is in fold k (a handful of pairs): nothing is held out from it
+                    logger.warning(f"caption round {self.rnd}: every pair fell in fold {k}; its model trains on "
+                                   "all of them, so it is not held out (add captioned images or use folds=1)")
+                    self.stat_update("fold_not_held_out")
+                    use = list(range(len(captions)))
                 cap = Captioner(lay, cc, device, vocab.palette)
                 stats = fit(cap, [codes[n] for n in use], [captions[n] for n in use], cc, echo=logger.info)
                 cap.save(path, {"fingerprint": vocab.fingerprint, "key": key, "round": self.rnd, "fold": k,

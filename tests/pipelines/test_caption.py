@@ -133,6 +133,12 @@ def test_cross_fitting(tmp_path):
     assert trained == [in_fold[1], in_fold[0]]  # model k trained on the other fold's pairs only
     assert all(r["media"][0]["caption"] for r in out.iter_rows(named=True) if r["kind"] == "image")
     assert fold_of("x", 0, 1) == 0 and {fold_of(f"id{n}", 0, 3) for n in range(50)} == {0, 1, 2}
+    # one captioned image and two folds: the empty fold's model trains on that pair (not held out)
+    one = [d for d in docs if d.id in ("img0", "img25", "text")]
+    cfg = workdir(tmp_path / "one", one, {"steps": 2, "batch_size": 2, "folds": 2, "candidates": 1})
+    result, out = run_caption(cfg)
+    assert result.read == len(out) == 3
+    assert sorted(p.name for p in (cfg.work / "caption" / "_model").glob("*.pt")) == ["round1.fold0.pt", "round1.fold1.pt"]
 
 
 def test_bad_input(tmp_path):

@@ -55,7 +55,7 @@ class ImageEncoder(nn.Module):
         super().__init__()
         if side % 2:
             raise ValueError(f"the captioner's image side must be even, not {side}")
-        self.side, self.width, self.tau = side, width, tau
+        self.side, self.tau = side, tau
         self.register_buffer("rgb", torch.as_tensor(np.asarray(palette), dtype=torch.float32) / 255.0)  # (K, 3)
         self.code_embed = nn.Embedding(len(palette), width)
         self.rgb_in = nn.Linear(3, width)
@@ -69,12 +69,12 @@ class ImageEncoder(nn.Module):
         self.n_global = n_global
         self.grid = min(side // 2, GLOBAL_GRID)  # the conv map is pooled to at most 8 x 8 for the global read
         self.glob = nn.Linear(width * self.grid ** 2, n_global * d_model)
-        self.blank = nn.Parameter(torch.zeros(self.tokens_for(side, width, tau, n_global), d_model))
+        self.blank = nn.Parameter(torch.zeros(self.tokens_for(side, n_global), d_model))
         self.reset_parameters()
 
     @staticmethod
-    def tokens_for(side: int, width: int = 64, tau: float = 0.05, n_global: int = 4) -> int:
-        """P, the number of vectors an image becomes."""
+    def tokens_for(side: int, n_global: int = 4, **_settings) -> int:
+        """P, the number of vectors an image becomes (the encoder's other settings do not change it)."""
         return (side // 2) ** 2 + n_global
 
     def palette(self) -> np.ndarray:
@@ -91,7 +91,7 @@ class ImageEncoder(nn.Module):
         nn.init.normal_(self.blank, std=0.02)
 
     def forward(self, codes_BN: torch.Tensor) -> torch.Tensor:
-        B, S, W = codes_BN.shape[0], self.side, self.width
+        B, S = codes_BN.shape[0], self.side
         codes = codes_BN.view(B, S, S)
         rgb = self.rgb[codes]  # (B, S, S, 3)
         colour = (self.code_embed(codes) + self.rgb_in(rgb)).permute(0, 3, 1, 2)  # (B, W, S, S)

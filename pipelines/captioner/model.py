@@ -97,11 +97,6 @@ class Captioner:
         lp[where] = -F.cross_entropy(logits, y[where], reduction="none")
         return lp, aux
 
-    def loss(self, codes: list[np.ndarray | None], x_BT: torch.Tensor, y_BT: torch.Tensor) -> tuple[torch.Tensor, int]:
-        lp, aux = self.target_logprobs(codes, x_BT, y_BT)
-        n = int((y_BT != IGNORE).sum())
-        return -lp.sum() / max(n, 1) + aux, n
-
     def eval(self) -> "Captioner":
         self.net.eval()
         return self

@@ -27,27 +27,30 @@ TEXT_FILTERS = (("gopher_quality", GopherQuality), ("gopher_repetition", GopherR
                 ("fineweb", FineWebQuality))
 
 Folder = str | os.PathLike | None
+Learned = dict[str, frozenset[str]] | None
 
 
-def text_filters(cfg: FilterConfig, folder: Folder = None) -> list[ThresherFilter]:
-    """datatrove's four text filters and thresher's garbage rules, with the config's thresholds."""
+def text_filters(cfg: FilterConfig, folder: Folder = None, learned: Learned = None) -> list[ThresherFilter]:
+    """datatrove's four text filters and thresher's garbage rules, with the config's thresholds.
+    `learned`: corpus-learned function words per language (default: what the stage's pre-pass saved
+    under `folder`, none without a folder)."""
     tokenizer = UnicodeWordTokenizer()  # one instance: datatrove caches word splits per tokenizer
     steps: list[ThresherFilter] = []
     for name, cls in TEXT_FILTERS:
         rules = getattr(cfg, name)
         if rules.enabled:
-            steps.append(cls(rules, tokenizer, folder))
+            steps.append(cls(rules, tokenizer, folder, learned) if cls is GopherQuality else cls(rules, tokenizer, folder))
     if cfg.garbage.enabled:
         steps.append(GarbageFilter(cfg.garbage, folder))
     return steps
 
 
-def build_filters(cfg: FilterConfig, folder: Folder = None) -> list[ThresherFilter]:
+def build_filters(cfg: FilterConfig, folder: Folder = None, learned: Learned = None) -> list[ThresherFilter]:
     """Every filter of the stage, in order; `folder` is the stage's (WORKDIR/filter)."""
     steps: list[ThresherFilter] = []
     if cfg.lang.enabled:
         steps.append(LanguageFilter(cfg.lang.allow, cfg.lang.min_score, cfg.lang.max_chars, folder))
-    steps += text_filters(cfg, folder)
+    steps += text_filters(cfg, folder, learned)
     if cfg.media.enabled:
         steps.append(MediaFilter(cfg.media, folder))
     if cfg.classifier.model:

@@ -41,6 +41,17 @@ class GopherQualityRules(Rules):
     stop_words: Literal["all", "en"] = "all"  # all: per language (filters/stopwords.py, ~85 languages); en: Gopher's
 
 
+class LearnedWordsRules(Rules):
+    """Function words learned from the corpus being filtered (filters/corpus_words.py): a pre-pass over
+    the stage's input completes each language's shipped stop-word list with the words its documents
+    share, saved in filter/_function_words/<lang>.json and read by the stop-word rule."""
+
+    min_docs: int = Field(5, ge=1)  # documents of a language below which nothing is learned for it
+    max_docs: int = Field(5000, ge=1)  # documents per language and rank that are counted
+    max_words: int = Field(100, ge=1)  # words learned per language (highest document frequency)
+    min_df: int = Field(2, ge=1)  # documents a learned word occurs in, at least
+
+
 class GopherRepetitionRules(Rules):
     """datatrove's GopherRepetitionFilter."""
 
@@ -139,6 +150,7 @@ class FilterConfig(Strict):
     enabled: bool = True
     preset: Literal["garbage_only", "datatrove"] = "garbage_only"
     gopher_quality: GopherQualityRules = GopherQualityRules()
+    learned_words: LearnedWordsRules = LearnedWordsRules()
     gopher_repetition: GopherRepetitionRules = GopherRepetitionRules()
     c4: C4Rules = C4Rules()
     fineweb: FineWebRules = FineWebRules()

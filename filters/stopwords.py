@@ -7,7 +7,9 @@ and thresher's own short lists (filters/words.py). Entries without a letter (pun
 which some lists carry) are dropped: they would make any string "prose".
 
 A language with no list gets None: the stop-word rule abstains on it rather than drop a language
-it does not know (`function_words("ka")` is None today, so Georgian is never judged by it).
+it does not know (`function_words("ka")` is None, so Georgian is never judged by a shipped list).
+Lists learned from the user's own corpus (filters/corpus_words.py) complete them: `learned` words
+are added to the shipped list, of any size, and make a language without one judgeable.
 
 Scripts without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar, Tibetan) cannot be
 split into words by a regex, so there a function word is counted where it occurs as a substring;
@@ -80,18 +82,28 @@ def all_lists() -> dict[str, frozenset[str]]:
 MIN_LIST = 100  # entries; a shorter list (Malayalam's has 9) misses too much real text to be evidence
 
 
-def function_words(lang: str | None) -> frozenset[str] | None:
-    """The language's function words, or None when no list of MIN_LIST entries knows the language."""
+def function_words(lang: str | None, learned: frozenset[str] | None = None) -> frozenset[str] | None:
+    """The language's function words, or None when no list of MIN_LIST entries knows the language.
+    With `learned` (the words the corpus's documents of `lang` share), the shipped list of any size
+    plus those."""
     if not lang:
         return None
+    if learned:
+        return _completed(lang, learned)
     lists = all_lists()
     words = lists.get(lang) or lists.get(_ALIASES.get(lang, ""))
     return words if words and len(words) >= MIN_LIST else None
 
 
-@lru_cache(maxsize=64)
-def _max_len(lang: str) -> int:
-    return max(map(len, function_words(lang) or ("",)))
+@lru_cache(maxsize=256)
+def _completed(lang: str, learned: frozenset[str]) -> frozenset[str]:
+    lists = all_lists()
+    return (lists.get(lang) or lists.get(_ALIASES.get(lang, "")) or frozenset()) | learned
+
+
+@lru_cache(maxsize=256)
+def _max_len(words: frozenset[str]) -> int:
+    return max(map(len, words or ("",)))
 
 
 def is_spaceless(lang: str | None, text: str) -> bool:
@@ -102,18 +114,18 @@ def is_spaceless(lang: str | None, text: str) -> bool:
     return len(SPACELESS_SCRIPT.findall(sample)) > 0.3 * max(1, len(sample.replace(" ", "")))
 
 
-def count_function_words(text: str, lang: str | None) -> tuple[int, int] | None:
-    """(distinct function words found, occurrences) in the first 5,000 characters of `text` for `lang`;
-    None when `lang` has no list. Spaceless scripts are matched as substrings (overlapping ones all
-    count), other scripts as whole words."""
+def count_function_words(text: str, lang: str | None, learned: frozenset[str] | None = None) -> tuple[int, int] | None:
+    """(distinct function words found, occurrences) in the first 5,000 characters of `text` for `lang`
+    (its shipped list completed by `learned`); None when `lang` has no list. Spaceless scripts are
+    matched as substrings (overlapping ones all count), other scripts as whole words."""
     if lang == "ja" and not _KANA.search(text[:5000]):
         lang = "zh"  # lid.176 names classical and traditional Chinese "ja"; Japanese without kana is not written
-    words = function_words(lang)
+    words = function_words(lang, learned)
     if words is None:
         return None
     if is_spaceless(lang, text):
         # every substring of up to the longest entry, looked up in the set: no regex of 1,700 alternatives
-        sample, longest = text[:5000], min(_max_len(lang), 8)
+        sample, longest = text[:5000], min(_max_len(words), 8)
         found = [sample[i:i + n] for i in range(len(sample)) for n in range(1, longest + 1) if sample[i:i + n] in words]
     else:
         found = [w for w in (t.lower() for t in _tokenizer.word_tokenize(text[:5000])) if w in words]

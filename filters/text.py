@@ -31,6 +31,8 @@ from thresher.filters.config import (
     GopherQualityRules,
     GopherRepetitionRules,
 )
+from thresher.filters.corpus_words import FOLDER as LEARNED_FOLDER
+from thresher.filters.corpus_words import load_lists
 from thresher.filters.langid import record_lang
 from thresher.filters.stopwords import count_function_words
 from thresher.filters.words import UnicodeWordTokenizer
@@ -84,12 +86,17 @@ class _ProseFilter(ThresherFilter):
 class GopherQuality(_ProseFilter, GopherQualityFilter):
     """Gopher's quality rules. With `stop_words: all` (garbage_only) the stop-word rule is thresher's:
     the function words of the record's own language (filters/stopwords.py, ~85 languages, matched as
-    substrings in scripts without spaces), and no verdict at all for a language without a list.
-    With `stop_words: en` it is Gopher's English rule, as datatrove runs it."""
+    substrings in scripts without spaces), completed by the words the corpus's own documents of that
+    language share (learned by the stage's pre-pass into `filter/_function_words/`, or given as
+    `learned`), and no verdict at all for a language without either. With `stop_words: en` it is
+    Gopher's English rule, as datatrove runs it."""
 
     rule_prefix = "gopher_quality"
 
-    def __init__(self, rules: GopherQualityRules, tokenizer: UnicodeWordTokenizer, folder: str | os.PathLike | None = None):
+    def __init__(self, rules: GopherQualityRules, tokenizer: UnicodeWordTokenizer, folder: str | os.PathLike | None = None,
+                 learned: dict[str, frozenset[str]] | None = None):
+        self._learned = learned
+        self._learned_folder = None if folder is None else os.path.join(folder, LEARNED_FOLDER)
         self.per_language = rules.stop_words == "all"
         self.min_function_words = rules.min_stop_words if self.per_language else 0
         kwargs = rules.model_dump(exclude={"enabled", "stop_words"})
@@ -111,7 +118,7 @@ class GopherQuality(_ProseFilter, GopherQualityFilter):
             return result[0], result[1], self._detail(doc, result[1])
         if self.min_function_words:
             lang = record_lang(doc)
-            counts = count_function_words(doc.text, lang)
+            counts = count_function_words(doc.text, lang, self.learned.get(lang))
             if counts is None:
                 self.stat_update("stop_words_abstained")  # no list for this language: no verdict
             elif _number_share(doc.text) >= 0.2:
@@ -119,6 +126,14 @@ class GopherQuality(_ProseFilter, GopherQualityFilter):
             elif counts[0] < self.min_function_words:
                 return False, "gopher_enough_stop_words", f"stop words {counts[0]} < {self.min_function_words}, lang={lang}"
         return True
+
+    @property
+    def learned(self) -> dict[str, frozenset[str]]:
+        """The corpus-learned function words per language, read in the worker on first use (the
+        pre-pass writes them after this filter was planned)."""
+        if self._learned is None:
+            self._learned = load_lists(self._learned_folder)
+        return self._learned
 
     def _detail(self, doc: Document, rule: str) -> str:
         """The measured value beside its threshold, recomputed for the rule that fired (rare, so cheap)."""

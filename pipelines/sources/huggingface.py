@@ -12,7 +12,8 @@ Where the rows come from, and how ranks share them:
   `split_dataset_by_node` (whole shards per rank when the shard count divides evenly), a
   downloaded dataset with `Dataset.shard(contiguous=True)`. Without network the stage stops before
   it starts with "cannot reach the Hugging Face hub ..." (exit 1); `HF_HUB_OFFLINE=1` skips that
-  check and lets `datasets` use its cache.
+  check and lets `datasets` use its cache; a dataset missing from the cache then stops the stage
+  the same way ("HF_HUB_OFFLINE is set and ... is not in the local cache").
 
 `columns` maps dataset columns to the record (thresher.config.HFColumns): `text`; `chat` (a list
 of messages rendered with the template below); `image` / `audio` (Image/Audio features are read
@@ -114,7 +115,10 @@ class HuggingFaceSource(Source):
 
     def preflight(self) -> None:
         """Fail before any task starts when a hub dataset cannot be reached (not with HF_HUB_OFFLINE)."""
-        if self.mode != "hub" or os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        if self.mode != "hub":
+            return
+        if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+            self._check_cached()
             return
         from huggingface_hub import HfApi
         from huggingface_hub.errors import RepositoryNotFoundError
@@ -128,6 +132,17 @@ class HuggingFaceSource(Source):
             if _network_error(e) or isinstance(e, OSError):
                 raise StageError(f"{HUB_UNREACHABLE} ({type(e).__name__}: {e})") from None
             raise
+
+    def _check_cached(self) -> None:
+        """Offline, a hub dataset must be in `datasets`' cache: otherwise pull would keep 0 rows."""
+        from datasets import load_dataset_builder
+
+        try:
+            load_dataset_builder(self.cfg.dataset, revision=self.cfg.revision)
+        except Exception as e:  # noqa: BLE001 - datasets raises ConnectionError, FileNotFoundError, ...
+            raise StageError(f"sources: HF_HUB_OFFLINE is set and Hugging Face dataset {self.cfg.dataset!r} is not in the "
+                             f"local cache ({type(e).__name__}: {str(e)[:200]}); unset HF_HUB_OFFLINE to download it, "
+                             "or point `dataset` at a local folder") from None
 
     def _files(self) -> list[str]:
         spec = self.cfg.data_files

@@ -144,18 +144,21 @@ def test_unreachable_hub_is_a_clear_stage_error(monkeypatch):
         build_source(cfg)
 
 
-def test_hf_hub_offline_skips_the_check_and_fails_the_item_with_advice(monkeypatch, tmp_path):
+def test_hf_hub_offline_with_a_dataset_not_in_the_cache_stops_the_stage(monkeypatch, tmp_path):
+    """Issue 14: HF_HUB_OFFLINE=1 with an uncached hub dataset stopped nothing (exit 0, 0 kept)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(datasets.config, "HF_MODULES_CACHE", tmp_path / "modules")
     cfg = Cfg(type="huggingface", dataset="someone/some-dataset", streaming=True)
-    src = build_source(cfg)  # no network check with HF_HUB_OFFLINE
-    _, err, _ = _run(cfg, tmp_path / "out")
-    assert err["reason"].to_list() == ["hub_unreachable"] and HUB_UNREACHABLE in err["detail"][0]
-    assert isinstance(src, hf_mod.HuggingFaceSource)
+    with pytest.raises(StageError, match="HF_HUB_OFFLINE is set and Hugging Face dataset 'someone/some-dataset' is not in the local cache"):
+        build_source(cfg)
+    # a dataset that is not on the hub (a local file) is not checked against the cache
+    (tmp_path / "rows.jsonl").write_text('{"text": "hello there"}\n')
+    assert isinstance(build_source(Cfg(type="huggingface", dataset=str(tmp_path / "rows.jsonl"))), hf_mod.HuggingFaceSource)
 
 
 def test_pull_stage_reads_a_saved_dataset(tmp_path):

@@ -21,16 +21,23 @@ def console_level() -> str:
     return os.environ.get("THRESHER_LOG_LEVEL", "WARNING").upper()
 
 
+def _console(record) -> bool:
+    """The console sink's filter: a task's traceback (datatrove logs a crashed task with
+    `logger.exception`) stays in the task's log file under `_logs/`; thresher prints the one-line
+    error. `thresher --debug` (THRESHER_DEBUG=1, inherited by the workers) shows it on the console."""
+    return record["exception"] is None or os.environ.get("THRESHER_DEBUG", "") not in ("", "0")
+
+
 def _default_logger() -> None:
     logger.remove()
-    logger.add(sys.stderr, level=console_level(), format=_FORMAT)
+    logger.add(sys.stderr, level=console_level(), format=_FORMAT, filter=_console)
 
 
 def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
     logger.remove()
     logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
     prefix = f"[NODE {node_rank}] " if node_rank != -1 else ""
-    logger.add(sys.stderr, level=console_level() if local_rank == 0 else "ERROR", format=prefix + _FORMAT)
+    logger.add(sys.stderr, level=console_level() if local_rank == 0 else "ERROR", format=prefix + _FORMAT, filter=_console)
     logger.add(logfile, level="DEBUG", format=prefix + _FORMAT, colorize=False)
     logger.info(f"Launching pipeline for {rank=}")
     return logfile

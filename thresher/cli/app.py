@@ -9,7 +9,9 @@ its room inside the function, so `thresher --help` loads no torch, polars or dat
 
 from __future__ import annotations
 
+
 import functools
+import os
 import sys
 from typing import Callable
 
@@ -78,6 +80,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 @app.callback()
 def _options(debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error.")) -> None:
     DEBUG["on"] = debug
+    if debug:  # the workers inherit it: their tracebacks reach the console too (thresher/logs.py)
+        os.environ["THRESHER_DEBUG"] = "1"
 
 
 app.command("run")(_guard(stages.run))

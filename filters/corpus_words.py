@@ -127,17 +127,22 @@ def learn_lists(counts: WordCounts, min_docs: int = 5, max_words: int = 100, min
     return out
 
 
+def write_json(path: Path, data: dict) -> None:
+    """`data` as JSON at `path`, written to a temporary name and renamed (no half file under the name)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def save_lists(folder: str | os.PathLike, lists: dict[str, frozenset[str]], counts: WordCounts) -> None:
-    """`<folder>/<lang>.json` per language (written to a temporary name, then renamed)."""
+    """`<folder>/<lang>.json` per language."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for lang, words in lists.items():
         df = counts.df[lang]
         entry = {"format_version": FORMAT_VERSION, "lang": lang, "docs": counts.docs[lang],
                  "words": sorted(words, key=lambda w: (-df[w], w)), "df": {w: df[w] for w in words}}
-        tmp = folder / f".{lang}.json.tmp"
-        tmp.write_text(json.dumps(entry, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-        os.replace(tmp, folder / f"{lang}.json")
+        write_json(folder / f"{lang}.json", entry)
 
 
 def load_lists(folder: str | os.PathLike | None) -> dict[str, frozenset[str]]:

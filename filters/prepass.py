@@ -23,28 +23,20 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from thresher.filters.config import FilterConfig
 from thresher.filters.corpus_words import FOLDER as WORDS_FOLDER
-from thresher.filters.corpus_words import WordCounts, learn_lists, save_lists
+from thresher.filters.corpus_words import WordCounts, count_words, learn_lists, save_lists, write_json
 from thresher.filters.langid import LanguageIdentifier
 from thresher.filters.text import is_prose
 
 LEARN_FOLDER = "_learn"  # the ranks' partial counts, under the filter stage's folder
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def learn_from(docs: Iterable[Document], cfg: FilterConfig | None = None) -> dict[str, frozenset[str]]:
     """The pre-pass in memory, for a benchmark or a test: the learned function words of `docs`
     (language identified on each, as the stage's pre-pass does)."""
     cfg = cfg or FilterConfig()
-    rules, identifier, counts = cfg.learned_words, LanguageIdentifier(cfg.lang.max_chars), WordCounts()
-    for doc in docs:
-        if is_prose(doc):
-            counts.add(doc.metadata.get("lang") or identifier.identify(doc.text)[0], doc.text, rules.max_docs)
-    return learn_lists(counts, rules.min_docs, rules.max_words, rules.min_df)
+    rules, identifier = cfg.learned_words, LanguageIdentifier(cfg.lang.max_chars)
+    texts = ((doc.metadata.get("lang") or identifier.identify(doc.text)[0], doc.text) for doc in docs if is_prose(doc))
+    return learn_lists(count_words(texts, rules.max_docs), rules.min_docs, rules.max_words, rules.min_df)
 
 
 class LearnFromCorpus(PipelineStep):
@@ -72,7 +64,7 @@ class LearnFromCorpus(PipelineStep):
                     self.stat_update("counted")
         out = self.folder / LEARN_FOLDER
         out.mkdir(parents=True, exist_ok=True)
-        _write_json(out / f"{rank:05d}.json", counts.to_json())
+        write_json(out / f"{rank:05d}.json", counts.to_json())
         return
         yield  # a step with no output records
 

@@ -90,15 +90,18 @@ def function_words(lang: str | None, learned: frozenset[str] | None = None) -> f
         return None
     if learned:
         return _completed(lang, learned)
+    words = _shipped(lang)
+    return words if len(words) >= MIN_LIST else None
+
+
+def _shipped(lang: str) -> frozenset[str]:
     lists = all_lists()
-    words = lists.get(lang) or lists.get(_ALIASES.get(lang, ""))
-    return words if words and len(words) >= MIN_LIST else None
+    return lists.get(lang) or lists.get(_ALIASES.get(lang, "")) or frozenset()
 
 
 @lru_cache(maxsize=256)
 def _completed(lang: str, learned: frozenset[str]) -> frozenset[str]:
-    lists = all_lists()
-    return (lists.get(lang) or lists.get(_ALIASES.get(lang, "")) or frozenset()) | learned
+    return _shipped(lang) | learned
 
 
 @lru_cache(maxsize=256)

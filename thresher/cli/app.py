@@ -9,7 +9,6 @@ its room inside the function, so `thresher --help` loads no torch, polars or dat
 
 from __future__ import annotations
 
-
 import functools
 import os
 import sys

@@ -50,3 +50,15 @@ def test_the_debug_flag_reaches_the_workers_environment(monkeypatch):
     monkeypatch.delenv("THRESHER_DEBUG", raising=False)  # undone after the test, which also removes what --debug set
     CliRunner().invoke(app, ["--debug", "status", "/nonexistent-workdir-for-test"])
     assert os.environ.get("THRESHER_DEBUG") == "1"
+
+
+def test_an_error_is_one_line_however_long_its_path():
+    """A path longer than the terminal was cut mid-name by rich's wrapping, so it could not be copied."""
+    from typer.testing import CliRunner
+
+    from thresher.cli.app import app
+
+    path = "/tmp/" + "a_very_long_folder_name_" * 6 + "[x]/config.yaml"  # brackets are text, not markup
+    result = CliRunner().invoke(app, ["run", path])
+    assert result.exit_code == 2
+    assert result.output == f"error: config file {path} not found\n"

@@ -17,6 +17,7 @@ from typing import Callable
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from thresher.cli import audit, chat, classifier, decode, export, report, sample, stages
 from thresher.errors import ConfigError, ThresherError
@@ -28,7 +29,8 @@ INTERRUPTED = "interrupted: rerun the same command to resume"
 
 
 def _fail(code: int, message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # one line however long (a wrapped path cannot be copied), and the message is text, not markup
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

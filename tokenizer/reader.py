@@ -149,6 +149,7 @@ class ShardReader:
         self._view_shift = np.array([-s % self.seq_len for s in starts[:-1]], dtype=np.int64)  # (n_files,)
         self._cols = np.arange(self.seq_len + 2, dtype=np.int64)  # (T+2,) run numbers within a window
         self._run_ids_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._arange = np.zeros(0, dtype=np.int64)  # _rows()
         # int32 unless asked (the trainer's Batches asks): narrow ids are exact but a new type to callers
         self.doc_id_dtype = (doc_id_dtype(int(self._run_count.max()) if len(self._run_count) else 0)
                              if self.narrow_ids else np.dtype(np.int32))
@@ -205,25 +206,47 @@ class ShardReader:
         return tokens, (self._doc_ids(picks) if with_ids else None)
 
     def _tokens(self, starts: np.ndarray) -> np.ndarray:
-        """int64 (B, T+1). Windows all inside one file are fetched with one fancy index of that
-        file's window view (a C loop, converted to int64 once); otherwise window by window."""
+        """int64 (B, T+1). With numba: the windows grouped by file, one compiled copy per file that
+        widens each window straight into place (tokenizer/windows.py). Without: windows all inside
+        one file come from one fancy index of its window view (converted to int64 once), others
+        window by window."""
         span, fs = self.seq_len + 1, self._file_starts
-        if len(starts) == 0:
+        B = len(starts)
+        if B == 0:
             return np.zeros((0, span), dtype=np.int64)
+        loops = _numba_loops()
         if len(self._bins) == 1:  # every window lies inside the only file
-            return self._views[0][starts // self.seq_len].astype(np.int64)
+            if loops is None:
+                return self._views[0][starts // self.seq_len].astype(np.int64)
+            tokens = np.empty((B, span), dtype=np.int64)
+            loops.copy_windows(self._bins[0], starts, self._rows(B), 0, B, tokens)
+            return tokens
         f = fs.searchsorted(starts, "right") - 1  # (B,) file holding each window's first token
         local = starts - fs[f]  # (B,) offset in that file
-        rows_in = (local - self._view_shift[f]) // self.seq_len  # (B,) row in that file's view
         inside = local + span <= fs[f + 1] - fs[f]
-        if f[0] == f[-1] and (f == f[0]).all() and inside.all():
+        one_file = f[0] == f[-1] and (f == f[0]).all()
+        if loops is None and one_file and inside.all():
+            rows_in = (local - self._view_shift[f]) // self.seq_len  # (B,) row in that file's view
             return self._views[int(f[0])][rows_in].astype(np.int64)
-        # spread over files: a slice per window, like raw slicing (on a 2-core box a fancy index per
-        # file cost more, even grouping a block's windows by file: measured in benchmarks/bench_shards.py;
-        # a numba loop over a typed List of the files copied about 13% faster, but building that
-        # List compiles numba's list methods in every process, about 1.5 s)
-        tokens = np.empty((len(starts), span), dtype=np.int64)
+        tokens = np.empty((B, span), dtype=np.int64)
         bins = self._bins
+        if loops is not None:
+            if one_file and inside.all():
+                loops.copy_windows(bins[int(f[0])], local, self._rows(B), 0, B, tokens)
+                return tokens
+            rows = np.flatnonzero(inside)
+            rows = rows[np.argsort(f[rows], kind="stable")]  # (m,) the rows inside a file, grouped by file
+            g = f[rows]
+            bounds = [0, *(np.flatnonzero(g[1:] != g[:-1]) + 1).tolist(), len(rows)] if len(rows) else [0]
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                loops.copy_windows(bins[int(g[lo])], local, rows, lo, hi, tokens)
+            for b in np.flatnonzero(~inside).tolist():  # crosses into the next file
+                s = int(starts[b])
+                tokens[b] = self._slice(s, s + span)
+            return tokens
+        # spread over files, without numba: a slice per window, like raw slicing (on a 2-core box a
+        # fancy index per file cost more, even grouping a block's windows by file: measured in
+        # benchmarks/bench_shards.py)
         for b, (g, o, ok) in enumerate(zip(f.tolist(), local.tolist(), inside.tolist())):
             if ok:
                 tokens[b] = bins[g][o:o + span]  # converted to int64 in the copy
@@ -231,6 +254,12 @@ class ShardReader:
                 s = o + self._starts_list[g]
                 tokens[b] = self._slice(s, s + span)
         return tokens
+
+    def _rows(self, B: int) -> np.ndarray:
+        """int64 (B,) 0..B-1, kept between calls (the rows of a block that lies in one file)."""
+        if len(self._arange) < B:
+            self._arange = np.arange(B, dtype=np.int64)
+        return self._arange
 
     def _doc_ids(self, picks: np.ndarray) -> np.ndarray:
         """doc_id_dtype (B, T+1) for windows `picks`: per window, the number of document starts in

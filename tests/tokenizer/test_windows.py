@@ -46,3 +46,29 @@ def test_fills_equal_the_numpy_fallback(tmp_path, monkeypatch, lengths, seq_len)
     assert reader_mod._numba_loops() is not None  # numba is a dependency: the fills are what runs
     if lengths == (1, 2):  # 280 one-token documents in a window: uint16 ids
         assert np.dtype(np.uint16) in dtypes
+
+
+@pytest.mark.parametrize("dtype, max_tokens", [(np.uint16, 10**6), (np.int32, 10**6), (np.int32, 700)])
+def test_window_copies_equal_the_numpy_fallback(tmp_path, monkeypatch, dtype, max_tokens):
+    """The compiled window copy (tokenizer/windows.py copy_windows) on one file and on many, uint16 and
+    int32 tokens (token_dtype for vocabularies past 2**16), blocks of every size: the same int64 windows as numpy's slices and the stream."""
+    rng = np.random.default_rng(max_tokens)
+    high = 70000 if dtype == np.int32 else 999  # int32 shards hold ids past uint16
+    docs = [rng.integers(3, high, rng.integers(1, 90)).astype(dtype) for _ in range(200)]
+    w = ShardWriter(tmp_path, 0, dtype, max_tokens=max_tokens)
+    for d in docs:
+        w.add("train", d, "text")
+    w.close()
+    merge_manifest(tmp_path, 1, {**META, "vocab_size": 80000, "dtype": np.dtype(dtype).name})
+    r = ShardReader(tmp_path, "train", seq_len=48, seed=5)
+    assert (len(r._bins) == 1) == (max_tokens == 10**6)
+    picks = r._windows()
+    for size in (1, 3, len(picks)):  # one window; a few, often in one file; all, over every file
+        part = picks[:size]
+        fast = r._tokens(part * 48)
+        monkeypatch.setattr(reader_mod, "_numba_loops", lambda: None)
+        slow = r._tokens(part * 48)
+        monkeypatch.undo()
+        assert fast.dtype == slow.dtype == np.int64
+        assert np.array_equal(fast, slow) and np.array_equal(fast, _expected(docs, part, 48))
+    assert r._tokens(picks[:0] * 48).shape == (0, 49)

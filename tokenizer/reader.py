@@ -352,9 +352,9 @@ class ShardReader:
         `doc_ids=False` returns None for them (plain causal training).
 
         Same windows as iterating. They come as row slices of a read-ahead block of about 2**18
-        tokens (`read_ahead_tokens`) fetched in one go: one fancy index per file for the tokens
-        and about ten vectorised calls for the document ids, whatever the block's size, so numpy's
-        per-call cost is spread over many windows. The arrays are views of that block: each row is
+        tokens (`read_ahead_tokens`) fetched in one go: one compiled copy per file for the tokens
+        and one compiled fill for the document ids (tokenizer/windows.py), whatever the block's
+        size, so the per-call cost is spread over many windows. The arrays are views of that block: each row is
         handed out once, and a batch kept alive keeps its block (about 3 MB) alive.
         """
         p, blk = self.position, self._block

@@ -10,6 +10,8 @@ Reading: the same shuffled windows of seq_len+1 tokens (epoch 0's order, taken f
   - raw: `bin[s:s + T + 1]` memmap slices copied row by row into a preallocated (B, T+1) int64 array,
     with each window's file and offset in its file worked out before the clock starts (the floor any
     loader that slices per window pays; the issue's baseline);
+  - raw slicing, locating too: the same, finding each window's file and offset inside the clock
+    (what ours must do as well): for reference, the ratios stay against raw slicing;
   - raw gather: the same windows fetched with one fancy index per file of an overlapping strided view
     (how the reader fetches tokens; no doc ids): shown as the copy floor, for reference;
   - ours: `ShardReader.next_batch(B)` with document ids (what the trainer calls), without them, and
@@ -106,6 +108,27 @@ def read_raw(folder: Path, where: list[tuple[int, int]], seq_len: int, batch: in
     return _since(start)
 
 
+def read_raw_locating(folder: Path, order: np.ndarray, seq_len: int, batch: int) -> Times:
+    """Raw slicing that also finds each window's file and offset inside the clock (a bisect per
+    window), as any loader given window numbers must and as ours does: shown for reference, the
+    ratio stays against `read_raw`, which is given them."""
+    bins, starts = open_bins(folder)
+    span = seq_len + 1
+    start = _clock()
+    for i in range(0, len(order), batch):
+        out = np.empty((batch, span), dtype=np.int64)
+        for b, w in enumerate(order[i:i + batch].tolist()):
+            s = w * seq_len
+            f = bisect.bisect_right(starts, s) - 1
+            off = s - starts[f]
+            if off + span <= len(bins[f]):
+                out[b] = bins[f][off:off + span]
+            else:  # crosses into the next file (rare)
+                rest = span - (len(bins[f]) - off)
+                out[b] = np.concatenate([bins[f][off:], bins[f + 1][:rest]])
+    return _since(start)
+
+
 def read_raw_gather(folder: Path, where: list[tuple[int, int]], seq_len: int, batch: int) -> Times:
     """One fancy index per file and batch over an overlapping (windows, T+1) view; no doc ids."""
     bins, starts = open_bins(folder)
@@ -137,11 +160,12 @@ def read_raw_gather(folder: Path, where: list[tuple[int, int]], seq_len: int, ba
 
 
 def read_ours(folder: Path, seq_len: int, n: int, batch: int, doc_ids: bool = True,
-              read_ahead: int = 2**18, narrow: bool = True) -> Times:
+              read_ahead: int | None = None, narrow: bool = True) -> Times:
     """batch 1: iterating the reader; batch > 1: next_batch (what the trainer calls). `narrow`: the
     window-relative ids in the narrowest type (uint8 here), as the trainer's Batches reads them."""
     r = ShardReader(folder, "train", seq_len=seq_len, seed=0, verify=False, narrow_ids=narrow)
-    r.read_ahead_tokens = read_ahead
+    if read_ahead is not None:
+        r.read_ahead_tokens = read_ahead
     start = _clock()
     if batch == 1:
         it = iter(r)
@@ -161,7 +185,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--write-repeats", type=int, default=3)
-    ap.add_argument("--read-ahead", type=int, default=2**18, help="ShardReader.read_ahead_tokens")
+    ap.add_argument("--read-ahead", type=int, default=None,
+                    help="ShardReader.read_ahead_tokens (default: the reader's own)")
     ap.add_argument("--file-tokens", type=int, default=2**26, help="tokens per .bin (the writer's max_tokens)")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp()) / "shards"
@@ -182,6 +207,7 @@ def main() -> None:
         B = args.batch
         runs: dict[str, Callable[[], Times]] = {
             "raw slicing": lambda: read_raw(folder, where, args.seq_len, B),
+            "raw slicing, locating too": lambda: read_raw_locating(folder, order, args.seq_len, B),
             "raw gather (no doc ids)": lambda: read_raw_gather(folder, where, args.seq_len, B),
             f"next_batch({B}) + doc ids": lambda: read_ours(folder, args.seq_len, n, B, True, args.read_ahead),
             f"next_batch({B}) + int32 ids": lambda: read_ours(folder, args.seq_len, n, B, True, args.read_ahead,

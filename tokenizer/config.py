@@ -12,6 +12,11 @@ class TokenizerConfig(Strict):
 
     vocab_size: int = Field(32000, ge=300, le=1_000_000)  # text range: specials + markers + 256 bytes + merges
     sample_sentences: int = Field(2_000_000, ge=1000)  # sentencepiece input_sentence_size (seeded sample)
+    # and at most about this many UTF-8 bytes of text go to sentencepiece: a line is a whole document
+    # (up to 4 KB), so the line cap alone lets GBs through, and sentencepiece holds ~3 bytes of memory
+    # per byte it trains on; 256 MB is far past where a 32k BPE stops gaining, and the demo corpus at
+    # 32x (20 MB of text) is under it. Hit: fewer lines are sampled (by sentencepiece, seeded).
+    sample_bytes: int = Field(256_000_000, ge=100_000)
     character_coverage: float = Field(0.9995, gt=0, le=1)  # rarer characters fall back to bytes
     seed: int = 0
     threads: int | None = Field(None, ge=1)  # sentencepiece training threads; default: CPU count

@@ -51,9 +51,13 @@ class Reservoir:
             self.blocks, self.held, self.keep = [allrows], len(allrows), self.keep / 2
 
     def sample(self) -> np.ndarray:
+        """At most `cap` rows. The reservoir then holds just them (its blocks are let go, so the
+        sample is not held twice while a model is fitted on it); asking again gives the same rows."""
         rows = np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.width), self.dtype)
+        self.blocks = []
         if len(rows) > self.cap:
             rows = rows[np.sort(self.rng.choice(len(rows), self.cap, replace=False))]
+        self.blocks, self.held = [rows], len(rows)
         return rows
 
 
@@ -64,7 +68,7 @@ class Samples:
         self.cfg = cfg
         self.lines_path = folder / "_text_sample.txt.tmp"
         self.lines = open(self.lines_path, "w", encoding="utf-8")
-        self.text_bytes = 0
+        self.text_bytes = self.text_lines = 0
         self.pixels = Reservoir(cfg.pixel_samples, 3, np.uint8, cfg.seed)  # RGB
         self.frames = Reservoir(cfg.frame_samples, codebook.N_MELS, np.float32, cfg.seed + 1)  # log-mel
         self.rng = np.random.default_rng(cfg.seed + 2)  # which pixels of an image go to the reservoir
@@ -75,6 +79,7 @@ class Samples:
             if line.strip():
                 self.lines.write(line + "\n")
                 self.text_bytes += len(line.encode("utf-8"))
+                self.text_lines += 1
 
     def add(self, doc: Document) -> None:
         # a record of a kind without a codec teaches its text, captions and media as a text record does

@@ -27,3 +27,27 @@ def test_fewer_distinct_frames_than_codes_are_kept_and_silence_fills():
     silence = np.log10(LOG_FLOOR)
     assert (book[6:] == silence).all()
     assert set(map(float, book[:6, 0])) == {silence, 0.0, 1.0, 2.0, 3.0, 4.0}
+
+
+def test_distinct_check_agrees_with_np_unique_around_k():
+    from thresher.tokenizer.codebook import more_distinct_than
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(0, 1, (40, N_MELS)).astype(np.float32)
+    for n_distinct in (1, 15, 16, 17, 40):
+        rows = base[rng.integers(0, n_distinct, 10_000)]  # many repeats, spread over several 4096-row blocks
+        want = len(np.unique(rows, axis=0)) > 16
+        assert more_distinct_than([rows], 16) == want
+        # a second part counts too: a row only it holds tips 16 distinct over
+        assert more_distinct_than([rows, base[39:40] + 100], 16) == (len(np.unique(rows, axis=0)) + 1 > 16)
+
+
+def test_reservoir_sample_is_held_once_and_repeats():
+    from thresher.tokenizer.train import Reservoir
+
+    r = Reservoir(cap=1000, width=N_MELS, dtype=np.float32, seed=0)
+    for i in range(30):
+        r.add(np.full((100, N_MELS), i, np.float32))
+    first = r.sample()
+    assert len(first) == 1000 and len(r.blocks) == 1 and r.blocks[0] is first and r.held == 1000 and r.seen == 3000
+    assert np.array_equal(r.sample(), first)

@@ -23,6 +23,9 @@ class QuietStarConfig(Strict):
     nll_weight: float = Field(1.0, ge=0)  # the mixed prediction of the future tokens
     base_weight: float = Field(1.0, ge=0)  # the plain language-model loss
     temperature: float = Field(1.0, gt=0)  # of the thought sampling
+    # [start, end]: the token ids whose embeddings <|thought|> / <|/thought|> start from in a fresh phase
+    # (the paper: the id of "---" for both); None: the markers' rows as pretrained
+    init_markers_from: tuple[int, int] | None = None
     mixer_hidden: int = Field(0, ge=0)  # width of the mixing head's hidden layer (0: d_model)
     steps: int = Field(100, ge=1)
     batch_size: int | None = Field(None, ge=1)  # default: train.batch_size

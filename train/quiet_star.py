@@ -233,6 +233,23 @@ class Thoughts:
     counts: dict[str, float] = field(default_factory=dict)  # the global batch's scored base tokens and future pairs
 
 
+@torch.no_grad()
+def init_thought_embeddings(model, markers: tuple[int, int], sources: tuple[int, int]) -> None:
+    """Start the <|thought|> / <|/thought|> embedding rows (`markers`) as copies of the rows of two
+    ordinary tokens (`sources`), as the paper starts its start/end-of-thought embeddings from the
+    embedding of "---" (the quiet-star code's `initial_start_token` / `initial_end_token`), so a
+    fresh marker already means "an aside begins / ends" to the model. Only the input rows: with tied
+    embeddings (one matrix) the output rows follow; untied output rows are left alone as the paper
+    leaves them (the markers are never predicted, `banned_ids`). The paper also scales its marker
+    embeddings by 100 for a faster lr on them; we do not."""
+    V = model.embed.weight.shape[0]
+    bad = [t for t in (*markers, *sources) if not 0 <= t < V]
+    if bad:
+        raise ConfigError(f"train.quiet_star.init_markers_from: token ids {bad} lie outside the vocabulary of {V}")
+    for marker, source in zip(markers, sources):
+        model.embed.weight[marker] = model.embed.weight[source]
+
+
 def banned_ids(model, markers: tuple[int, int]) -> list[int]:
     """Tokens a thought may not contain: the two markers (a thought does not nest) and EOS (a
     sampled EOS would end the document in a cached forward)."""
@@ -603,6 +620,8 @@ def _run_phase(tc, qc: QuietStarConfig, shards: Path, out: Path, d, start, vocab
                 echo(changed)
     else:
         model.load_state_dict(blob["model"])
+        if qc.init_markers_from:  # a fresh phase: the markers start from two ordinary tokens (a resume keeps them)
+            init_thought_embeddings(model, markers, tuple(qc.init_markers_from))
     base_meta = {k: blob[k] for k in ("model_config", "fingerprint", "eos_id", "vocab_dir")}
     del blob
 

@@ -25,6 +25,7 @@ and `GetPieceSize()` is the effective size recorded in vocab.json.
 from __future__ import annotations
 
 import ctypes
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -133,28 +134,42 @@ def release_freed_memory() -> None:
 def train_bpe(lines_file: Path, prefix: Path, *, vocab_size: int, markers: Iterable[str], seed: int = 0,
               input_sentence_size: int = 2_000_000, character_coverage: float = 0.9995,
               threads: int | None = None) -> spm.SentencePieceProcessor:
-    """Train `prefix.model` / `prefix.vocab` from one line of text per line of `lines_file`.
+    """Train `prefix.model` from one line of text per line of `lines_file`.
 
     The marker symbols and the 256 byte pieces come first; `vocab_size` counts them. Returns the
     loaded model (its GetPieceSize() may be below `vocab_size` on a small corpus).
+
+    The lines are streamed to sentencepiece from the open file (`sentence_iterator`) and the model
+    comes back as bytes (`model_writer`), not through `input=` / `model_prefix=`: sentencepiece
+    records those two paths in the model's trainer_spec, so the same text trained in another folder
+    gave another .model and another vocabulary fingerprint. The file is read in binary and split at
+    "\n" only, as sentencepiece's own file reader does, so the pieces are the ones `input=` gave
+    (one difference: the binding drops a "\r" at the end of a line, which the file reader kept;
+    the extract stage leaves no "\r" in text, extractors/text.py `normalize_text`).
     """
     markers = list(markers)
     floor = N_SPECIAL + 256 + len(markers) + 1
     if vocab_size < floor:
         raise ValueError(f"tokenizer.vocab_size={vocab_size} is below the {floor} pieces that byte fallback and "
                          f"the markers take; use at least {floor}")
+    model = io.BytesIO()
     spm.set_random_generator_seed(seed)
-    spm.SentencePieceTrainer.train(
-        input=str(lines_file), model_prefix=str(prefix), model_type="bpe", vocab_size=vocab_size,
-        hard_vocab_limit=False, byte_fallback=True, user_defined_symbols=markers,
-        normalization_rule_name="identity", add_dummy_prefix=False, remove_extra_whitespaces=False,
-        split_digits=True, allow_whitespace_only_pieces=True, character_coverage=character_coverage,
-        input_sentence_size=input_sentence_size, shuffle_input_sentence=True, required_chars=NEWLINE,
-        max_sentence_length=MAX_SENTENCE_BYTES + 64, num_threads=threads or os.cpu_count() or 1,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
-    )
+    with open(lines_file, "rb") as lines:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=lines, model_writer=model, model_type="bpe", vocab_size=vocab_size,
+            hard_vocab_limit=False, byte_fallback=True, user_defined_symbols=markers,
+            normalization_rule_name="identity", add_dummy_prefix=False, remove_extra_whitespaces=False,
+            split_digits=True, allow_whitespace_only_pieces=True, character_coverage=character_coverage,
+            input_sentence_size=input_sentence_size, shuffle_input_sentence=True, required_chars=NEWLINE,
+            max_sentence_length=MAX_SENTENCE_BYTES + 64, num_threads=threads or os.cpu_count() or 1,
+            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
+        )
     release_freed_memory()
-    return spm.SentencePieceProcessor(model_file=f"{prefix}.model")
+    path = Path(f"{prefix}.model")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(model.getvalue())
+    tmp.replace(path)
+    return spm.SentencePieceProcessor(model_proto=model.getvalue())
 
 
 class TextCodec(Codec):

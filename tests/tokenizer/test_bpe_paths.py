@@ -1,0 +1,59 @@
+"""The vocabulary does not depend on the folder it was trained in: the same records tokenized in two
+work folders give byte-identical model files and the same fingerprint (sentencepiece records its
+`input` and `model_prefix` in the model's trainer_spec when it is trained from a file)."""
+
+from __future__ import annotations
+
+import json
+
+import sentencepiece as spm
+from thresher.tokenizer.bpe import NEWLINE, train_bpe
+from thresher.tokenizer.layout import FILES, MARKERS
+
+from thresher.records import to_table
+
+
+def _lines(path, n=300):
+    words = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma"]
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(" ".join(words[(i * j) % len(words)] for j in range(1, 40)) + NEWLINE + f"line {i}\n")
+
+
+def test_train_bpe_writes_no_path_into_the_model(tmp_path):
+    models = []
+    for name in ("a", "a_much_longer_folder_name"):
+        folder = tmp_path / name
+        folder.mkdir()
+        _lines(folder / "lines.txt")
+        sp = train_bpe(folder / "lines.txt", folder / "bpe", vocab_size=400, markers=MARKERS, threads=1)
+        data = (folder / "bpe.model").read_bytes()
+        assert str(tmp_path).encode() not in data and b"lines.txt" not in data
+        assert sp.serialized_model_proto() == data  # the returned model is the one saved
+        models.append(data)
+    assert models[0] == models[1]
+    sp = spm.SentencePieceProcessor(model_proto=models[0])
+    assert sp.get_piece_size() > 300 and sp.piece_to_id("<|image|>") != sp.unk_id()
+    assert sp.decode(sp.encode("alpha beta line 7")) == "alpha beta line 7"
+
+
+def test_tokenizer_stage_in_two_folders_gives_the_same_vocabulary(tmp_path, kit):
+    import pyarrow.parquet as pq
+    from thresher.pipelines.config import load_config
+    from thresher.pipelines.run import run_stages
+
+    vocabs = []
+    for name in ("one", "two_in_a_deeper_folder/work"):
+        work = tmp_path / name
+        (work / "filter").mkdir(parents=True)
+        pq.write_table(to_table(kit.records()), work / "filter" / "00000.parquet")
+        cfg = load_config({"workdir": str(work), "executor": {"workers": 1, "tasks": 1},
+                           "tokenizer": {"vocab_size": 600, "threads": 1}})
+        run_stages(cfg, ["tokenizer"], echo=lambda line: None)
+        folder = work / "tokenizer"
+        vocabs.append(({f: (folder / f).read_bytes() for f in FILES.values()},
+                       json.loads((folder / "vocab.json").read_text())))
+    (files_a, layout_a), (files_b, layout_b) = vocabs
+    assert files_a == files_b
+    assert layout_a["fingerprint"] == layout_b["fingerprint"]
+    assert layout_a == layout_b

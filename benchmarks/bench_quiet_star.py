@@ -51,35 +51,44 @@ from thresher.train.model import Transformer
 from thresher.train.moe import update_bias
 from thresher.train.optim import build_optimizer
 from thresher.train.presets import build_config
-from thresher.train.quiet_star import MixingHead, quiet_star_forward, train_step
+from thresher.train.quiet_star import MixingHead, init_thought_embeddings, quiet_star_forward, train_step
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import interleaved, load_average  # noqa: E402
 
 EOS, START, END = 2, 5, 6
-DIGIT, PLUS, EQUALS = 10, 20, 21  # digit d is token 10 + d
+DIGIT, PLUS, EQUALS, OPEN, CLOSE = 10, 20, 21, 22, 23  # digit d is token 10 + d; OPEN / CLOSE: ordinary brackets
 VOCAB = 32
+DIGITS = 2  # the default task size
+NAMES = {EOS: "$", START: "<", END: ">", PLUS: "+", EQUALS: "=", OPEN: "(", CLOSE: ")"}  # for printing
 # the pretraining: long enough to pass the loss curve's transition for every seed (see the module doc), chosen from
 # the curves, not from the comparison
 PRETRAIN = {"steps": 3000, "lr": 3e-3, "warmup": 100}
 
 
-def problem(a: int, b: int, digits: int) -> list[int]:
-    """3+45=48 with 2 digits -> tokens of '03+45=048' then EOS; returns the tokens."""
-    s = a + b
-    text = f"{a:0{digits}d}", f"{b:0{digits}d}", f"{s:0{digits + 1}d}"
-    return [*(DIGIT + int(c) for c in text[0]), PLUS, *(DIGIT + int(c) for c in text[1]), EQUALS,
-            *(DIGIT + int(c) for c in text[2]), EOS]
+def problem(a: int, b: int, digits: int, worked: bool = False) -> list[int]:
+    """3+45=48 with 2 digits -> tokens of '03+45=048' then EOS; worked, the sum least significant
+    digit first (the order its carries are computed in) between brackets before it: '03+45=(840)048'."""
+    s = f"{a + b:0{digits + 1}d}"
+    text = f"{a:0{digits}d}+{b:0{digits}d}=" + (f"({s[::-1]})" if worked else "") + s
+    return [*(DIGIT + int(c) if c.isdigit() else {"+": PLUS, "=": EQUALS, "(": OPEN, ")": CLOSE}[c] for c in text), EOS]
+
+
+def decode(tokens) -> str:
+    """Tokens -> text: [10, 13, 20, 14, 15, 21, 22] -> '03+45=('; the thought markers as < >, EOS as $."""
+    return "".join(str(t - DIGIT) if DIGIT <= t < DIGIT + 10 else NAMES.get(t, "?") for t in tokens)
 
 
 def held_out(a: int, b: int) -> bool:
     return (a * 7 + b) % 10 == 0
 
 
-def windows(rng: np.random.Generator, n: int, T: int, digits: int, test: bool) -> tuple[np.ndarray, np.ndarray]:
-    """n rows of T + 1 tokens, packed problems (each row starts with one), and a (n, T) mask of the
-    targets that are answer digits of a problem whose answer lies wholly inside the row, with each
-    target's problem number in its row (-1 elsewhere)."""
+def windows(rng: np.random.Generator, n: int, T: int, digits: int, test: bool,
+            worked: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """n rows of T + 1 tokens, packed problems (each row starts with one), a fraction `worked` of them
+    in the worked form, and a (n, T) mask of the targets that are the sum's digits (after the
+    bracket, in a worked problem) of a problem whose answer lies wholly inside the row, with each
+    target's problem number in its row (-1 elsewhere). `test`: only held-out problems, else none."""
     hi = 10 ** digits
     rows, owner = np.zeros((n, T + 1), np.int64), np.full((n, T), -1)
     for r in range(n):
@@ -89,8 +98,8 @@ def windows(rng: np.random.Generator, n: int, T: int, digits: int, test: bool) -
                 a, b = int(rng.integers(hi)), int(rng.integers(hi))
                 if held_out(a, b) == test:
                     break
-            p = problem(a, b, digits)
-            answer_from = len(p) - 1 - (digits + 1)  # index of the first answer digit in p
+            p = problem(a, b, digits, worked > 0 and rng.random() < worked)
+            answer_from = len(p) - 1 - (digits + 1)  # index of the first digit of the sum in p
             own += [k if answer_from <= j < len(p) - 1 else -1 for j in range(len(p))]
             toks += p
             k += 1
@@ -103,6 +112,12 @@ def windows(rng: np.random.Generator, n: int, T: int, digits: int, test: bool) -
     return rows, owner
 
 
+def digit_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """The most likely of the ten digit tokens, (..., V) -> (...): an answer digit is always a digit,
+    and after '=' a model trained on both forms also expects '(' (the start of a worked step)."""
+    return logits[..., DIGIT:DIGIT + 10].argmax(-1) + DIGIT
+
+
 def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tuple[float, float]:
     """(answer-digit accuracy, whole-problem accuracy)."""
     ok = (pred_BT == y_BT).numpy()
@@ -113,20 +128,61 @@ def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tu
 
 
 @torch.no_grad()
-def evaluate(model, head, qc, rows, owner, think: bool) -> tuple[float, float]:
+def evaluate(model, head, qc, rows, owner, think: str = "") -> tuple[float, float]:
+    """Held-out (digit, problem) accuracy, teacher-forced, each digit the greedy choice among the ten.
+    `think`: "" the plain prediction; "every" each target after its own position's greedy thought
+    (thinking before every token, as `thresher sample --thoughts` does); "at_equals" the whole sum
+    from the one thought at '=' and its teacher-forced futures (needs n_future >= the sum's length)."""
     model.eval()
     x, y = torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])
     preds = []
     for s in range(0, x.shape[0], 16):
         xb, yb = x[s:s + 16], y[s:s + 16]
-        pred = model(xb).argmax(-1)
+        pred = digit_argmax(model(xb))
         if think:
             out = quiet_star_forward(model, head, qc.model_copy(update={"n_thoughts": 1}), xb, yb, (START, END),
                                      greedy=True)
-            pred[:, out.at] = out.mixed_logp[:, 0, :, 0].argmax(-1)
+            mixed = digit_argmax(out.mixed_logp[:, 0])  # (B, P, F): the digit after the thought at at[p], then j more
+            if think == "every":
+                pred[:, out.at] = mixed[:, :, 0]
+            else:
+                T, slot = xb.shape[1], {int(i): p for p, i in enumerate(out.at)}
+                for b, i in (xb == EQUALS).nonzero().tolist():
+                    for j in range(qc.n_future if i in slot else 0):
+                        if i + j < T:
+                            pred[b, i + j] = mixed[b, slot[i], j]
         preds.append(pred)
     model.train()
     return accuracy(torch.cat(preds), y, owner)
+
+
+@torch.no_grad()
+def thoughts_at_equals(model, head, qc, rows, owner, digits: int, n_show: int) -> dict:
+    """The greedy thought at the '=' of each held-out problem whose answer lies in its row: how often
+    it is the worked step (the sum least significant digit first), the mixing weight there (mean over
+    the futures), and the first `n_show` decoded ('123+456=' -> thought '9750' -> predicted '0579')."""
+    model.eval()
+    x = torch.from_numpy(rows[:, :-1])
+    same, weights, shown = [], [], []
+    q1 = qc.model_copy(update={"n_thoughts": 1})
+    for s in range(0, x.shape[0], 16):
+        xb = x[s:s + 16]
+        yb = torch.from_numpy(rows[s:s + 16, 1:])
+        out = quiet_star_forward(model, head, q1, xb, yb, (START, END), greedy=True)
+        slot = {int(i): p for p, i in enumerate(out.at)}
+        for b, i in (xb == EQUALS).nonzero().tolist():
+            if i not in slot or owner[s + b, i] < 0:  # only problems that are scored
+                continue
+            prompt = decode(xb[b, max(0, i - 2 * digits - 1):i + 1].tolist())
+            answer = decode(rows[s + b, i + 1:i + 2 + digits].tolist())
+            thought = decode(out.tokens[b, 0, slot[i]].tolist())
+            same.append(thought == answer[::-1])
+            weights.append(float(out.weight[b, 0, slot[i]].mean()))
+            if len(shown) < n_show:
+                said = decode(digit_argmax(out.mixed_logp[b, 0, slot[i]]).tolist())
+                shown.append(f"{prompt} thought {thought!r} (worked step {answer[::-1]}) -> {said} (true {answer})")
+    model.train()
+    return {"same": float(np.mean(same)), "w_equals": float(np.mean(weights)), "shown": shown}
 
 
 def plain_step(model, opts, scheds, x, y, grad_clip: float) -> float:
@@ -159,11 +215,14 @@ def answer_loss(model, rows, owner) -> float:
     return total / max(n, 1)
 
 
-def pretrain(a, seed: int, test_rows, test_owner) -> tuple[Transformer, list[dict], float]:
-    """The tiny preset trained plainly for `a.pretrain` steps from `seed`; the curve (train loss as the
-    mean of the last `a.curve_every` steps, held-out answer loss and accuracy) and the wall time. With
-    `--cache` a finished pretraining is saved and read back (same arguments, same state)."""
-    key = f"s{seed}-d{a.digits}-T{a.seq_len}-b{a.batch}-n{a.pretrain}-lr{a.lr:g}-w{a.warmup}-{a.schedule}-t{a.threads}"
+def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tuple[Transformer, list[dict], float]:
+    """The tiny preset trained plainly for `a.pretrain` steps from `seed` on the mix of plain and
+    worked problems; the curve (train loss as the mean of the last `a.curve_every` steps, accuracy on
+    plain problems of the training distribution (`seen_rows`), held-out answer loss and accuracy)
+    and the wall time. With `--cache` a finished pretraining is saved and read back (same arguments,
+    same state)."""
+    key = (f"v2-s{seed}-d{a.digits}-k{a.worked:g}-T{a.seq_len}-b{a.batch}-n{a.pretrain}-lr{a.lr:g}-w{a.warmup}-"
+           f"{a.schedule}-t{a.threads}")
     cached = Path(a.cache) / f"pretrain-{key}.pt" if a.cache else None
     torch.manual_seed(seed)
     model = Transformer(build_config("tiny", VOCAB, {"seq_len": a.seq_len}), eos_id=EOS)
@@ -177,17 +236,19 @@ def pretrain(a, seed: int, test_rows, test_owner) -> tuple[Transformer, list[dic
     opt, sched = build_optimizer(model, pre_tc, torch.device("cpu"))
     curve, losses, t0 = [], [], time.perf_counter()
     for step in range(1, a.pretrain + 1):
-        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False)
+        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False, worked=a.worked)
         losses.append(plain_step(model, [opt], [sched], torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:]), 1.0))
         if step % a.curve_every == 0 or step == a.pretrain:
-            acc = evaluate(model, None, None, test_rows, test_owner, False)
+            acc = evaluate(model, None, None, test_rows, test_owner)
+            seen = evaluate(model, None, None, seen_rows, seen_owner)
             curve.append({"step": step, "train_loss": float(np.mean(losses)), "max_train_loss": float(np.max(losses)),
-                          "answer_loss": answer_loss(model, test_rows, test_owner), "digit": acc[0], "problem": acc[1]})
+                          "train_problem": seen[1], "answer_loss": answer_loss(model, test_rows, test_owner),
+                          "digit": acc[0], "problem": acc[1]})
             losses = []
             c = curve[-1]
             print(f"  seed {seed} pretrain step {step}: train loss {c['train_loss']:.4f} (max {c['max_train_loss']:.3f}), "
-                  f"held-out answer loss {c['answer_loss']:.4f}, digit {c['digit']:.3f}, problem {c['problem']:.3f}",
-                  flush=True)
+                  f"train problems {c['train_problem']:.3f}; held-out answer loss {c['answer_loss']:.4f}, "
+                  f"digit {c['digit']:.3f}, problem {c['problem']:.3f}", flush=True)
     seconds = time.perf_counter() - t0
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -198,23 +259,27 @@ def pretrain(a, seed: int, test_rows, test_owner) -> tuple[Transformer, list[dic
 
 def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     """From the pretrained `model`: one copy `a.steps` more plain steps, another `a.steps` Quiet-STaR
-    steps on the same batches (same lr and schedule), interleaved step by step; accuracies and the
-    median step times."""
+    steps (its thought markers started from the bracket tokens) on the same batches of the same mix
+    (same lr and schedule), interleaved step by step; accuracies, the thoughts at '=' and the median
+    step times."""
     rng = np.random.default_rng(20_000 + seed)  # the continuation's batches: new problems, same for both copies
-    qc = QuietStarConfig(thought_len=a.thought_len, n_thoughts=a.n_thoughts, n_future=a.n_future, every=a.every)
+    qc = QuietStarConfig(thought_len=a.thought_len, n_thoughts=a.n_thoughts, n_future=a.n_future, every=a.every,
+                         init_markers_from=(OPEN, CLOSE))
     tc = TrainConfig(preset="tiny", steps=a.steps, lr=a.phase_lr, warmup_steps=10, batch_size=a.batch, schedule="cosine")
     batches = []
     for _ in range(a.steps):
-        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False)
+        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False, worked=a.worked)
         batches.append((torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])))
 
     plain = copy.deepcopy(model)
     p_opt, p_sched = build_optimizer(plain, tc, torch.device("cpu"))
     think = copy.deepcopy(model)
+    init_thought_embeddings(think, (START, END), qc.init_markers_from)  # '(' and ')', as the paper's '---'
     torch.manual_seed(seed)
     head = MixingHead(think.cfg.d_model)
     opts = [build_optimizer(think, tc, torch.device("cpu")), build_optimizer(head, tc, torch.device("cpu"))]
     gen = torch.Generator().manual_seed(seed)
+    before = thoughts_at_equals(think, head, qc, test_rows, test_owner, a.digits, 0)["same"]
     mix = []
 
     def think_step(k: int) -> dict:
@@ -230,10 +295,13 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     # the two continuations step by step, interleaved, so the machine's load hits both alike
     timed = interleaved({"plain": lambda k: plain_step(plain, [p_opt], [p_sched], *batches[k], 1.0),
                          "quiet-star": think_step}, a.steps)
-    return {"seed": seed, "pretrained": evaluate(model, None, None, test_rows, test_owner, False),
-            "plain": evaluate(plain, None, None, test_rows, test_owner, False),
-            "thinking": evaluate(think, head, qc, test_rows, test_owner, True),
-            "hidden": evaluate(think, head, qc, test_rows, test_owner, False),
+    seen = thoughts_at_equals(think, head, qc, test_rows, test_owner, a.digits, a.show)
+    return {"seed": seed, "pretrained": evaluate(model, None, None, test_rows, test_owner),
+            "plain": evaluate(plain, None, None, test_rows, test_owner),
+            "thinking": evaluate(think, head, qc, test_rows, test_owner, "every"),
+            "at_equals": evaluate(think, head, qc, test_rows, test_owner, "at_equals"),
+            "hidden": evaluate(think, head, qc, test_rows, test_owner),
+            "same_before": before, "same": seen["same"], "w_equals": seen["w_equals"], "shown": seen["shown"],
             "t_plain": timed["plain"][0], "t_think": timed["quiet-star"][0],
             "mix_first": mix[0] if mix else float("nan"), "mix_last": mix[-1] if mix else float("nan")}
 
@@ -245,7 +313,8 @@ def _mean_sd(values: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--digits", type=int, default=2)
+    ap.add_argument("--digits", type=int, default=DIGITS)
+    ap.add_argument("--worked", type=float, default=0.5, help="fraction of training problems in the worked form")
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--pretrain", type=int, default=PRETRAIN["steps"])
@@ -257,49 +326,68 @@ def main() -> None:
     ap.add_argument("--cache", default="", help="folder for pretrained states (reused by a rerun with the same arguments)")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--phase-lr", type=float, default=2e-3, help="of the compared continuations")
-    ap.add_argument("--thought-len", type=int, default=4)
+    ap.add_argument("--thought-len", type=int, default=0, help="0: the worked step's length, digits + 1")
     ap.add_argument("--n-thoughts", type=int, default=2)
-    ap.add_argument("--n-future", type=int, default=2)
+    ap.add_argument("--n-future", type=int, default=0, help="0: the sum's length, digits + 1")
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--eval-rows", type=int, default=64)
+    ap.add_argument("--show", type=int, default=5, help="sample thoughts printed per seed")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; each seed its own init, batches and test set")
     a = ap.parse_args()
+    a.thought_len = a.thought_len or a.digits + 1
+    a.n_future = a.n_future or a.digits + 1
     torch.set_num_threads(a.threads)
     seeds = [int(s) for s in a.seeds.split(",")]
     T = a.seq_len
-    print(f"task: {a.digits}-digit addition, sum most significant digit first; tiny preset, seq_len {T}, batch {a.batch}; "
-          f"pretraining {a.pretrain} steps, lr {a.lr:g}, warmup {a.warmup}, {a.schedule}; seeds {seeds}", flush=True)
+    print(f"task: {a.digits}-digit addition, sum most significant digit first, {a.worked:.0%} of training problems "
+          f"worked; tiny preset, seq_len {T}, batch {a.batch}; pretraining {a.pretrain} steps, lr {a.lr:g}, "
+          f"warmup {a.warmup}, {a.schedule}; seeds {seeds}", flush=True)
     results = []
     for seed in seeds:
         test_rows, test_owner = windows(np.random.default_rng(10_000 + seed), a.eval_rows, T, a.digits, test=True)
-        model, curve, seconds = pretrain(a, seed, test_rows, test_owner)
+        seen_rows, seen_owner = windows(np.random.default_rng(30_000 + seed), a.eval_rows, T, a.digits, test=False)
+        model, curve, seconds = pretrain(a, seed, test_rows, test_owner, seen_rows, seen_owner)
         last = curve[-1]
         print(f"seed {seed}: pretrained {a.pretrain} steps in {seconds:.0f} s; train loss {last['train_loss']:.4f}, "
-              f"held-out answer loss {last['answer_loss']:.4f}, digit {last['digit']:.3f}, problem {last['problem']:.3f} "
-              f"({load_average()})", flush=True)
+              f"train problems {last['train_problem']:.3f}; held-out answer loss {last['answer_loss']:.4f}, "
+              f"digit {last['digit']:.3f}, problem {last['problem']:.3f} ({load_average()})", flush=True)
         if a.pretrain_only:
             continue
+        t0 = time.perf_counter()
         r = compare(a, seed, model, test_rows, test_owner)
         results.append(r)
-        print(f"seed {seed}: plain {r['plain']}, thinking {r['thinking']}, hidden {r['hidden']}; "
-              f"cost {r['t_think'] / r['t_plain']:.1f}x ({load_average()})", flush=True)
+        print(f"seed {seed}: plain {r['plain']}, thinking {r['thinking']}, at '=' {r['at_equals']}, "
+              f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f}; "
+              f"cost {r['t_think'] / r['t_plain']:.1f}x; {time.perf_counter() - t0:.0f} s ({load_average()})", flush=True)
+        for line in r["shown"]:
+            print(f"  {line}")
     if not results:
         return
     n_problems = int(sum(len(set(r[r >= 0].tolist())) for r in test_owner))
     qc = f"thought_len {a.thought_len}, n_thoughts {a.n_thoughts}, n_future {a.n_future}, every {a.every}"
-    print(f"\n{n_problems} held-out problems per seed; then {a.steps} more steps, plain or Quiet-STaR ({qc}), lr {a.phase_lr:g}")
-    print("held-out accuracy, digit / problem (teacher-forced, greedy); cost = median Quiet-STaR step / plain step")
-    print("| seed | pretrained | plain | Quiet-STaR, thinking | Quiet-STaR, thoughts hidden | mix weight first -> last | cost per token |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n{n_problems} held-out plain problems per seed; then {a.steps} more steps on the same mix, plain or "
+          f"Quiet-STaR ({qc}), lr {a.phase_lr:g}")
+    print("held-out accuracy, digit / problem (teacher-forced, greedy among the digits); thought = worked step: "
+          "share of the greedy thoughts at '=' that are the sum least significant digit first, at the phase's start "
+          "-> end; cost = median Quiet-STaR step / plain step")
+    cols = ("pretrained", "plain", "thinking", "at_equals", "hidden")
+    print("| seed | pretrained | plain | Quiet-STaR, thinking | Quiet-STaR, one thought at '=' | "
+          "Quiet-STaR, thoughts hidden | thought = worked step | mix weight first -> last (at '=') | cost per token |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in ("pretrained", "plain", "thinking", "hidden")]
-        print(f"| {r['seed']} | " + " | ".join(cells) + f" | {r['mix_first']:.3f} -> {r['mix_last']:.3f} | "
-              f"{r['t_think'] / r['t_plain']:.1f}x |")
-    cells = [f"{_mean_sd([r[k][0] for r in results])} / {_mean_sd([r[k][1] for r in results])}"
-             for k in ("pretrained", "plain", "thinking", "hidden")]
+        cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in cols]
+        print(f"| {r['seed']} | " + " | ".join(cells) + f" | {r['same_before']:.2f} -> {r['same']:.2f} | "
+              f"{r['mix_first']:.3f} -> {r['mix_last']:.3f} ({r['w_equals']:.2f}) | {r['t_think'] / r['t_plain']:.1f}x |")
+    cells = [f"{_mean_sd([r[k][0] for r in results])} / {_mean_sd([r[k][1] for r in results])}" for k in cols]
     costs = [r["t_think"] / r["t_plain"] for r in results]
-    print("| mean ± sd | " + " | ".join(cells) + f" | | {np.median(costs):.1f}x (median) |")
+    print("| mean ± sd | " + " | ".join(cells) + f" | {_mean_sd([r['same'] for r in results])} | "
+          f"{_mean_sd([r['mix_last'] for r in results])} ({_mean_sd([r['w_equals'] for r in results])}) | "
+          f"{np.median(costs):.1f}x (median) |")
+    for k in ("thinking", "at_equals", "hidden"):
+        diff = [r[k][1] - r["plain"][1] for r in results]
+        print(f"problem accuracy, Quiet-STaR {k} minus plain, per seed: " + ", ".join(f"{d:+.3f}" for d in diff)
+              + f" (mean {_mean_sd(diff)})")
     print(f"CPU, {a.threads} thread(s); {load_average()}")
 
 

@@ -1,0 +1,130 @@
+"""The Quiet-STaR benchmark's task (benchmarks/bench_quiet_star.py): the worked form of an addition
+carries right, the held-out problems never reach training in either form; and the thought markers'
+embeddings start as copies of the bracket tokens' (train/quiet_star.py init_thought_embeddings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from thresher.train.model import Transformer
+from thresher.train.presets import build_config
+from thresher.train.quiet_star import init_thought_embeddings
+
+from thresher.errors import ConfigError
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_quiet_star.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCH.parent))  # the benchmark imports its neighbour common.py
+    try:
+        spec = importlib.util.spec_from_file_location("bench_quiet_star", BENCH)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    return module
+
+
+def columns(a: int, b: int, digits: int) -> str:
+    """The sum by hand, column by column from the right with its carry: 58 + 67 -> '521'."""
+    out, carry = [], 0
+    for k in range(digits):
+        col = (a // 10 ** k) % 10 + (b // 10 ** k) % 10 + carry
+        out.append(col % 10)
+        carry = col // 10
+    return "".join(map(str, out + [carry]))
+
+
+def test_the_worked_step_is_the_sum_least_significant_digit_first_with_its_carries(bench):
+    assert bench.decode(bench.problem(58, 67, 2, worked=True)) == "58+67=(521)125$"
+    assert bench.decode(bench.problem(58, 67, 2)) == "58+67=125$"
+    assert bench.decode(bench.problem(999, 1, 3, worked=True)) == "999+001=(0001)1000$"
+    rng = np.random.default_rng(0)
+    for digits in (2, 3):
+        pairs = [(10 ** digits - 1, 10 ** digits - 1), (0, 0), (5, 5)] + \
+            [tuple(int(v) for v in rng.integers(10 ** digits, size=2)) for _ in range(200)]
+        for a, b in pairs:
+            text = bench.decode(bench.problem(a, b, digits, worked=True))
+            m = re.fullmatch(r"(\d+)\+(\d+)=\((\d+)\)(\d+)\$", text)
+            assert m and int(m[1]) == a and int(m[2]) == b, text
+            assert m[3] == columns(a, b, digits) and m[4] == m[3][::-1] and int(m[4]) == a + b, text
+
+
+def problems_in(bench, rows: np.ndarray) -> list[re.Match]:
+    """Every whole problem of the rows (each row starts with one; the last may be cut off)."""
+    found = []
+    for row in rows:
+        for piece in bench.decode(row.tolist()).split("$")[:-1]:
+            m = re.fullmatch(r"(\d+)\+(\d+)=(\((\d+)\))?(\d+)", piece)
+            assert m, piece
+            found.append(m)
+    return found
+
+
+def test_held_out_problems_never_reach_training_plain_or_worked(bench):
+    digits, T = 2, 64
+    rows, owner = bench.windows(np.random.default_rng(1), 400, T, digits, test=False, worked=0.5)
+    train = problems_in(bench, rows)
+    worked = [m for m in train if m[3]]
+    assert 0.4 < len(worked) / len(train) < 0.6  # both forms, about half each
+    assert all(m[4] == m[5][::-1] and int(m[5]) == int(m[1]) + int(m[2]) for m in worked)
+    seen = {(int(m[1]), int(m[2])) for m in train}
+    assert not any(bench.held_out(a, b) for a, b in seen)
+    test_rows, test_owner = bench.windows(np.random.default_rng(2), 64, T, digits, test=True)
+    test = problems_in(bench, test_rows)
+    assert test and not any(m[3] for m in test)  # held out: plain problems only
+    unseen = {(int(m[1]), int(m[2])) for m in test}
+    assert all(bench.held_out(a, b) for a, b in unseen) and not unseen & seen
+    # the scored targets are the sum's digits (after the bracket in a worked problem), whole sums only
+    for r, o in ((rows, owner), (test_rows, test_owner)):
+        for i in range(r.shape[0]):
+            sums = [bench.decode(r[i, 1:][o[i] == k].tolist()) for k in sorted(set(o[i][o[i] >= 0].tolist()))]
+            whole = [m[5] for m in problems_in(bench, r[i:i + 1])]
+            assert sums == whole[:len(sums)] and len(whole) - len(sums) <= 1
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_the_thought_markers_start_as_the_brackets(tie):
+    torch.manual_seed(0)
+    model = Transformer(build_config("tiny", 32, {"seq_len": 16, "tie_embeddings": tie}), eos_id=2)
+    start, end, open_, close = 5, 6, 22, 23
+    out_before = model.lm_head.weight.detach().clone()
+    assert not torch.equal(model.embed.weight[start], model.embed.weight[open_])
+    init_thought_embeddings(model, (start, end), (open_, close))
+    assert torch.equal(model.embed.weight[start], model.embed.weight[open_])
+    assert torch.equal(model.embed.weight[end], model.embed.weight[close])
+    others = [t for t in range(32) if t not in (start, end)]
+    if tie:  # one matrix: the output rows are the input rows
+        assert torch.equal(model.lm_head.weight[start], model.lm_head.weight[open_])
+    else:  # the paper leaves the output rows alone (the markers are never predicted)
+        assert torch.equal(model.lm_head.weight, out_before)
+    assert torch.equal(model.lm_head.weight[others], out_before[others])
+    with pytest.raises(ConfigError, match="init_markers_from"):
+        init_thought_embeddings(model, (start, end), (open_, 32))
+
+
+def test_a_fresh_phase_starts_its_markers_from_the_given_tokens(chain_shards, tmp_path):
+    from thresher.train.config import QuietStarConfig, TrainConfig
+    from thresher.train.loop import train
+    from thresher.train.quiet_star import run_phase
+
+    tc = TrainConfig(preset="tiny", steps=2, batch_size=2, seq_len=16, warmup_steps=0, eval_every=0, ckpt_every=0,
+                     sample_tokens=0)
+    pre = train(tc, chain_shards, tmp_path / "run", echo=lambda _: None)
+    for init, same in ((None, False), ((40, 41), True)):
+        # an lr of 1e-12: one step moves no weight by more than ~1e-11, so the rows are as the phase started them
+        qc = QuietStarConfig(thought_len=2, n_thoughts=2, n_future=2, every=4, steps=1, lr=1e-12, warmup_steps=0,
+                             init_markers_from=init)
+        res = run_phase(tc.model_copy(update={"quiet_star": qc}), chain_shards, tmp_path / f"qs{same}",
+                        start=pre.checkpoint, markers=(5, 6), echo=lambda _: None)
+        w = torch.load(res.checkpoint, weights_only=False)["model"]["embed.weight"]
+        gap = float((w[[5, 6]] - w[[40, 41]]).abs().max())
+        assert (gap < 1e-9) if same else (gap > 1e-3), gap

@@ -11,8 +11,9 @@ bytes as `<0xNN>` pieces, so no text is ever `<unk>`. The markers (`<|image|>`, 
 user-defined symbols: one id each, and text that contains the literal string encodes to the marker.
 
 Training reads text lines (documents with newlines as NEWLINE, cut at spaces into lines of at most
-`MAX_SENTENCE_BYTES`) from a file; sentencepiece samples `input_sentence_size` of them with
-its seeded reservoir and shuffles them. That size is `sample_sentences`, lowered when the text
+`MAX_SENTENCE_BYTES`) from a file; when it holds more than `input_sentence_size` lines, a seeded
+sample of that many is streamed to sentencepiece (`pick_lines`; sentencepiece's own reservoir drew
+another sample in each process whatever the seed). That size is `sample_sentences`, lowered when the text
 holds more than `sample_bytes` so that the lines sampled hold about that many bytes
 (`sentences_for`); below the byte cap the model is the one the line cap alone gives. On a corpus too small for the requested vocabulary the
 vocabulary is a soft limit (`hard_vocab_limit=False`): the model gets the pieces the corpus allows,
@@ -27,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import io
 import os
+import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -106,7 +108,7 @@ def decode_text(sp: spm.SentencePieceProcessor, ids: list[int], byte_offset: int
 def sentences_for(max_sentences: int, max_bytes: int, n_lines: int, n_bytes: int) -> int:
     """sentencepiece's input_sentence_size for `n_lines` lines of `n_bytes` in all: `max_sentences`,
     or fewer when the text holds more than `max_bytes`, so that lines of the average length sampled
-    hold about `max_bytes` (sentencepiece's own seeded reservoir picks them).
+    hold about `max_bytes` (`pick_lines` picks them).
 
     >>> sentences_for(2_000_000, 256_000_000, n_lines=1000, n_bytes=10_000)
     2000000
@@ -116,6 +118,29 @@ def sentences_for(max_sentences: int, max_bytes: int, n_lines: int, n_bytes: int
     if n_bytes <= max_bytes:
         return max_sentences
     return max(1, min(max_sentences, n_lines * max_bytes // n_bytes))
+
+
+def pick_lines(lines: Iterable[bytes], n: int, k: int, seed: int) -> Iterator[bytes]:
+    """A seeded uniform sample of `k` of the `n` items of `lines`, in their order.
+
+    Selection sampling (Knuth's Algorithm S): item i is taken with probability (still needed) /
+    (still left), so exactly min(k, n) come out, memory is O(1) and the same input and seed give the
+    same sample in every process. Written here because sentencepiece's reservoir (0.2.3) is not
+    reproducible: set_random_generator_seed does not reach it, each process drew another sample.
+
+    >>> list(pick_lines("abcde", 5, 9, seed=0))
+    ['a', 'b', 'c', 'd', 'e']
+    >>> len(list(pick_lines(range(1000), 1000, 10, seed=0)))
+    10
+    """
+    rng = random.Random(seed)
+    need = k
+    for left, line in zip(range(n, 0, -1), lines):
+        if need <= 0:
+            return
+        if rng.random() * left < need:
+            need -= 1
+            yield line
 
 
 def release_freed_memory() -> None:
@@ -154,7 +179,11 @@ def train_bpe(lines_file: Path, prefix: Path, *, vocab_size: int, markers: Itera
                          f"the markers take; use at least {floor}")
     model = io.BytesIO()
     spm.set_random_generator_seed(seed)
-    with open(lines_file, "rb") as lines:
+    with open(lines_file, "rb") as f:
+        n_lines = sum(1 for _ in f)
+    with open(lines_file, "rb") as f:
+        # past the line cap sentencepiece gets a seeded sample of input_sentence_size lines, and samples none
+        lines = pick_lines(f, n_lines, input_sentence_size, seed) if n_lines > input_sentence_size else f
         spm.SentencePieceTrainer.train(
             sentence_iterator=lines, model_writer=model, model_type="bpe", vocab_size=vocab_size,
             hard_vocab_limit=False, byte_fallback=True, user_defined_symbols=markers,

@@ -1,13 +1,18 @@
 """The vocabulary does not depend on the folder it was trained in: the same records tokenized in two
 work folders give byte-identical model files and the same fingerprint (sentencepiece records its
-`input` and `model_prefix` in the model's trainer_spec when it is trained from a file)."""
+`input` and `model_prefix` in the model's trainer_spec when it is trained from a file). Nor on the
+process: past the line cap the sample is ours and seeded (sentencepiece's reservoir drew another
+sample in each process)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections import Counter
 
 import sentencepiece as spm
-from thresher.tokenizer.bpe import NEWLINE, train_bpe
+from thresher.tokenizer.bpe import NEWLINE, pick_lines, train_bpe
 from thresher.tokenizer.layout import FILES, MARKERS
 
 from thresher.records import to_table
@@ -57,3 +62,36 @@ def test_tokenizer_stage_in_two_folders_gives_the_same_vocabulary(tmp_path, kit)
     assert files_a == files_b
     assert layout_a["fingerprint"] == layout_b["fingerprint"]
     assert layout_a == layout_b
+
+
+def test_pick_lines_is_an_exact_seeded_uniform_sample_in_order():
+    n, k = 200, 20
+    picks = [list(pick_lines(range(n), n, k, seed)) for seed in range(2000)]
+    assert all(len(p) == k and p == sorted(p) for p in picks)
+    assert list(pick_lines(range(n), n, k, 7)) == picks[7]  # the same seed, the same sample
+    assert len({tuple(p) for p in picks}) == len(picks)
+    counts = Counter(i for p in picks for i in p)  # each item is taken 2000 * k / n = 200 times on average
+    assert set(counts) == set(range(n)) and 140 < min(counts.values()) and max(counts.values()) < 260
+    assert list(pick_lines(iter("abc"), 3, 5, 0)) == ["a", "b", "c"]
+
+
+TRAIN_IN_A_PROCESS = """
+import sys
+from pathlib import Path
+from thresher.tokenizer.bpe import train_bpe
+from thresher.tokenizer.layout import MARKERS
+lines, folder = Path(sys.argv[1]), Path(sys.argv[2])
+folder.mkdir()
+train_bpe(lines, folder / "bpe", vocab_size=400, markers=MARKERS, input_sentence_size=150, threads=1)
+"""
+
+
+def test_sampled_training_gives_the_same_model_in_another_process(tmp_path):
+    _lines(tmp_path / "lines.txt", n=600)  # 600 lines, 150 sampled
+    for name in ("p1", "p2"):
+        subprocess.run([sys.executable, "-c", TRAIN_IN_A_PROCESS, str(tmp_path / "lines.txt"), str(tmp_path / name)],
+                       check=True, timeout=120)
+    model = (tmp_path / "p1" / "bpe.model").read_bytes()
+    assert model == (tmp_path / "p2" / "bpe.model").read_bytes()
+    full = train_bpe(tmp_path / "lines.txt", tmp_path / "full", vocab_size=400, markers=MARKERS, threads=1)
+    assert full.serialized_model_proto() != model  # 150 of the 600 lines were sampled, not all of them

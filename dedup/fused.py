@@ -22,11 +22,17 @@ The result is bit-identical to the numpy path (tests/dedup/test_minhash.py compa
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from thresher.dedup.shingles import EXPAND, FAST_LIMIT, MAYBE
+from thresher.dedup.shingles import CASE_IGNORABLE, CASED, EXPAND, FAST_LIMIT, MAYBE, SLOW
 
 try:  # numba is a core dependency; the numpy path stays as the reference and the fallback
     import numba
+    # the code point at an index of a str, read where CPython keeps it (1, 2 or 4 bytes a code
+    # point): numba's own accessor, which its str methods are built on. A str argument is not
+    # copied, so no text is encoded to UTF-8 before the kernel
+    from numba.cpython.unicode import _get_code_point
 except ImportError:  # pragma: no cover - exercised only where numba cannot be installed
     numba = None
 
@@ -116,35 +122,67 @@ def fold_words(words, nw, n, gram_mul, row, a, b, out, k):
 
 
 @njit
-def _kernel(data, starts, n, table, is_ws, gram_mul, a, b, sig, out, ends):
-    """The texts as they are (already normalised). data: (n_bytes,) uint8 of the texts, text i at
-    data[starts[i]:starts[i+1]]; table: (64 * 256,) uint64, [r * 256 + byte] = rotl(T[byte], r)
-    (0 for spaces); is_ws: (256,) bool; gram_mul: (>= n,) uint64; a, b: (K,) uint32; sig:
-    (n_docs, K) uint32 filled with EMPTY, written in place. out: (0,) or (>= n_bytes,) uint32:
-    when not empty, the text's shingle set is written there too (its 32-bit shingle hashes sorted,
-    without repeats), text i's at out[ends[i-1]:ends[i]] (ends: (n_docs,) int64)."""
+def rotl(x, r):
+    """x (uint64) rotated left by r bits, 0 <= r < 64 (LLVM makes it one rol)."""
+    r = np.uint64(r)
+    return (x << r) | (x >> ((np.uint64(64) - r) & np.uint64(63)))
+
+
+@njit
+def utf8_contribution(c, t0):
+    """(XOR over the UTF-8 bytes of code point c of rotl(t0[byte], its index), the byte count);
+    surrogates as surrogatepass writes them. t0: (256,) uint64, the hash table's row 0."""
+    if c < 0x80:
+        return t0[c], 1
+    if c < 0x800:
+        return t0[0xC0 | c >> 6] ^ rotl(t0[0x80 | c & 0x3F], 1), 2
+    if c < 0x10000:
+        return t0[0xE0 | c >> 12] ^ rotl(t0[0x80 | (c >> 6) & 0x3F], 1) ^ rotl(t0[0x80 | c & 0x3F], 2), 3
+    return (t0[0xF0 | c >> 18] ^ rotl(t0[0x80 | (c >> 12) & 0x3F], 1) ^ rotl(t0[0x80 | (c >> 6) & 0x3F], 2)
+            ^ rotl(t0[0x80 | c & 0x3F], 3)), 4
+
+
+@njit
+def _kernel(text, starts, n, t0, is_ws, gram_mul, a, b, sig, out, ends):
+    """The texts as they are (already normalised). text: str, all texts joined, text i at
+    text[starts[i]:starts[i+1]] (code points); t0: (256,) uint64, the hash table's row 0 (0 for
+    spaces); is_ws: (256,) bool; gram_mul: (>= n,) uint64; a, b: (K,) uint32; sig: (n_docs, K)
+    uint32 filled with EMPTY, written in place. out: (0,) or (>= len(text) + 1,) uint32: when not
+    empty, the text's shingle set is written there too (its 32-bit shingle hashes sorted, without
+    repeats), text i's at out[ends[i-1]:ends[i]] (ends: (n_docs,) int64)."""
     longest = np.max(starts[1:] - starts[:-1]) if starts.size > 1 else 0
-    words = np.zeros(longest + 1, dtype=np.uint64)  # a text's word hashes: at most one per byte
+    words = np.zeros(longest + 1, dtype=np.uint64)  # a text's word hashes: at most one per code point
     keep = out.size > 0
     k = 0  # shingles written to out so far
     for d in range(starts.size - 1):
         first = k
         count = 0  # words of this text so far
-        in_word = False
         h = np.uint64(0)
-        pos = 0
-        for i in range(starts[d], starts[d + 1]):
-            c = data[i]
-            if not is_ws[c]:
-                if not in_word:
-                    in_word, h, pos = True, np.uint64(0), 0
-                h ^= table[((pos & 63) << 8) | c]
+        pos = 0  # the next byte's position in its word; 0 between words (h is 0 there too)
+        i, stop = starts[d], starts[d + 1]
+        while i < stop:
+            c = np.int64(_get_code_point(text, i))
+            i += 1
+            if c >= 0x80:  # never a space: only ASCII spaces part words
+                x, nb = utf8_contribution(c, t0)
+                h ^= rotl(x, pos & 63)
+                pos += nb
+                continue
+            while True:  # a run of ASCII, a loop of its own; spaces' contributions are 0
+                h ^= rotl(t0[c], pos & 63)
                 pos += 1
-            elif in_word:
-                in_word = False
-                words[count] = h
-                count += 1
-        if in_word:
+                if is_ws[c]:
+                    if pos > 1:
+                        words[count] = h
+                        count += 1
+                    h, pos = np.uint64(0), 0
+                if i == stop:
+                    break
+                c = np.int64(_get_code_point(text, i))
+                if c >= 0x80:
+                    break
+                i += 1
+        if pos > 0:
             words[count] = h
             count += 1
         k = fold_words(words, count, n, gram_mul, sig[d], a, b, out, k)
@@ -172,16 +210,70 @@ def sorted_set(out, first, k):
     return m
 
 
+@numba.njit(inline="always", cache=True) if numba is not None else njit
+def emit(x, cp, h, pos, count, words, is_ws):
+    """Hash the UTF-8 bytes of normalised code point cp (x: their contribution at rotation 0) into
+    the word h, whose next byte is at pos, or end the word when cp is a space (x is 0 then);
+    returns (h, pos, count). Inlined where numba compiles the caller: a call with an array
+    argument costs about as much as 20 code points. The kernel's common path writes it out."""
+    h ^= rotl(x, pos & 63)
+    if cp < 0x80:
+        pos += 1
+        if is_ws[cp]:
+            if pos > 1:
+                words[count] = h
+                count += 1
+            h, pos = np.uint64(0), 0
+    else:  # never a space (every Unicode space is " " here or stays SLOW)
+        pos += 2 + (cp >= 0x800) + (cp >= 0x10000)
+    return h, pos, count
+
+
 @njit
-def _kernel_normalising(data, starts, n, table, is_ws, gram_mul, a, b, sig, out, ends, norm, compose, slow):
-    """`_kernel` for raw texts: each code point is decoded, normalised through norm
-    (shingles.fast_normalisation_table(): (FAST_LIMIT,) int32) and its UTF-8 bytes hashed, so
-    signatures(normalize_for_shingles(text)) comes out without that string being built. A text that
-    meets a SLOW code point, a combining mark out of canonical order (UAX #15's quick check), or a
-    MAYBE code point that may compose or reorder with the starter before it (compose:
-    shingles.composition_keys()), is left with the EMPTY signature and no shingles, and slow[i]
-    is set (slow: (n_docs,) bool):
-    the caller normalises it in Python and hashes it again. The other arguments as `_kernel`'s."""
+def final_sigma(text, first, at, stop, norm, props):
+    """Whether the capital sigma at text[at] lowers to the final form in normalize_for_shingles
+    (str.lower's rule, over NFKC's code points: the first not case-ignorable one before it is cased,
+    the first after it is not, or there is none): 1 or 0, or -1 when a neighbour it has to look at
+    is not in the table (the text goes to Python). Text from first to stop; props: case_properties()
+    with norm's indices."""
+    verdict = 0
+    for step in (-1, 1):
+        j = at + step
+        p = CASE_IGNORABLE  # then the first neighbour's property that is not (none: the text's end)
+        while first <= j < stop and p == CASE_IGNORABLE:
+            c = np.int64(_get_code_point(text, j))
+            j += step
+            e = norm[c] if c < FAST_LIMIT else -1
+            t, m = c, 1  # its entries: m from norm[t] on
+            if e >= EXPAND:
+                t = e & 0x1FFFFF
+                m = norm[t]
+                t += 1
+            elif e < 0 and e != SIGMA:
+                return -1
+            for q in range(m):
+                p = props[t + (q if step > 0 else m - 1 - q)]
+                if p != CASE_IGNORABLE:
+                    break
+        if step < 0:
+            if p != CASED:
+                return 0
+        else:
+            verdict = 0 if p == CASED else 1
+    return verdict
+
+
+@njit
+def _kernel_normalising(text, starts, n, cont, is_ws, gram_mul, a, b, sig, out, ends, norm, compose, props, slow):
+    """`_kernel` for raw texts: each code point is normalised through norm (_tables():
+    fast_normalisation_table() with capital sigma decided here) and the UTF-8 bytes of what it
+    becomes hashed (cont: their contribution, by norm's index), so signatures(normalize_for_shingles(text))
+    comes out without that string being built. A text that meets a SLOW code point, a combining
+    mark out of canonical order (UAX #15's quick check), a MAYBE code point that may compose or
+    reorder with the starter before it (compose: shingles.composition_keys()), or a sigma whose
+    neighbours the table cannot tell (props: shingles.case_properties()) is left with the EMPTY
+    signature and no shingles, and slow[i] is set (slow: (n_docs,) bool): the caller normalises it
+    in Python and hashes it again. The other arguments as `_kernel`'s."""
     longest = np.max(starts[1:] - starts[:-1]) if starts.size > 1 else 0
     words = np.zeros(longest + 1, dtype=np.uint64)  # a text's word hashes: at most one per code point
     keep = out.size > 0
@@ -191,84 +283,83 @@ def _kernel_normalising(data, starts, n, table, is_ws, gram_mul, a, b, sig, out,
         count = 0  # words of this text so far
         h = np.uint64(0)
         pos = 0  # the next byte's position in its word; 0 between words (h is 0 there too)
-        row = sig[d]
         last_ccc = 0
         starter = 0  # the last starter as it came (NFKC leaves it so); -1: one of a replacement
         i, stop = starts[d], starts[d + 1]
         bad = False  # this text goes to Python
         while i < stop:
-            c = np.int64(data[i])
-            i += 1
-            if c < 0x80:  # ASCII, the common case: entry = the lower-case code point, a starter
-                starter, last_ccc = c, 0
-                c = norm[c]
-                # spaces' table rows are 0: XOR without asking, then one branch per byte
-                h ^= table[(pos & 63) << 8 | c]
-                pos += 1
-                if is_ws[c]:
-                    if pos > 1:
-                        words[count] = h
-                        count += 1
-                    h, pos = np.uint64(0), 0
-                continue
-            # decode the code point (valid UTF-8: str.encode made it)
-            if c < 0xE0:
-                c = (c & 0x1F) << 6 | (data[i] & 0x3F)
-                i += 1
-            elif c < 0xF0:
-                c = (c & 0x0F) << 12 | (np.int64(data[i]) & 0x3F) << 6 | (data[i + 1] & 0x3F)
-                i += 2
-            else:
-                c = ((c & 0x07) << 18 | (np.int64(data[i]) & 0x3F) << 12
-                     | (np.int64(data[i + 1]) & 0x3F) << 6 | (data[i + 2] & 0x3F))
-                i += 3
-            e = norm[c] if c < FAST_LIMIT else -1
-            t, m = -1, 1  # one entry, or m entries from norm[t] on (a replacement of several)
-            if e >= EXPAND:
-                t = e & 0x1FFFFF
-                m = norm[t]
-                t += 1
-            for q in range(m):
-                if t >= 0:
-                    e = norm[t + q]
-                ccc = (e >> 21) & 0xFF
-                if e < 0 or (ccc != 0 and last_ccc > ccc):
-                    bad = True
-                    break
-                if e & MAYBE:  # composes with the last starter, or reorders with its marks?
-                    key = np.int64(starter) << 21
-                    if (starter < 0 or contains(compose, key | c)
-                            or (ccc != 0 and contains(compose, key))):
-                        bad = True
-                        break
-                if ccc == 0:
-                    starter = c if t < 0 else -1
-                last_ccc = ccc
-                c = e & 0x1FFFFF
-                if c >= 0x80:  # a normalised non-ASCII code point: its UTF-8 bytes, never a space
-                    if c < 0x800:
-                        h ^= table[(pos & 63) << 8 | 0xC0 | (c >> 6)]
-                        h ^= table[((pos + 1) & 63) << 8 | 0x80 | (c & 0x3F)]
-                        pos += 2
-                    elif c < 0x10000:
-                        h ^= table[(pos & 63) << 8 | 0xE0 | (c >> 12)]
-                        h ^= table[((pos + 1) & 63) << 8 | 0x80 | ((c >> 6) & 0x3F)]
-                        h ^= table[((pos + 2) & 63) << 8 | 0x80 | (c & 0x3F)]
-                        pos += 3
-                    else:
-                        h ^= table[(pos & 63) << 8 | 0xF0 | (c >> 18)]
-                        h ^= table[((pos + 1) & 63) << 8 | 0x80 | ((c >> 12) & 0x3F)]
-                        h ^= table[((pos + 2) & 63) << 8 | 0x80 | ((c >> 6) & 0x3F)]
-                        h ^= table[((pos + 3) & 63) << 8 | 0x80 | (c & 0x3F)]
-                        pos += 4
-                else:  # a normalised ASCII code point (from a replacement): one byte
-                    h ^= table[(pos & 63) << 8 | c]
+            c = np.int64(_get_code_point(text, i))
+            if c < 0x80:  # ASCII, the common case: a starter; entry = the lower-case code point
+                while True:  # the run of ASCII, a loop of its own
+                    # spaces' contributions are 0: XOR without asking, then one branch per byte
+                    h ^= rotl(cont[c], pos & 63)
                     pos += 1
                     if is_ws[c]:
                         if pos > 1:
                             words[count] = h
                             count += 1
                         h, pos = np.uint64(0), 0
+                    i += 1
+                    if i == stop:
+                        break
+                    c2 = np.int64(_get_code_point(text, i))
+                    if c2 >= 0x80:
+                        break
+                    c = c2
+                starter, last_ccc = c, 0
+                continue
+            i += 1
+            e = norm[c] if c < FAST_LIMIT else SLOW
+            if 0 <= e < MAYBE:  # one code point without flags: the common case outside ASCII (emit)
+                ccc = e >> 21
+                if ccc != 0 and last_ccc > ccc:
+                    bad = True
+                    break
+                if ccc == 0:
+                    starter = c
+                last_ccc = ccc
+                h ^= rotl(cont[c], pos & 63)
+                cp = e & 0x1FFFFF
+                if cp >= 0x80:
+                    pos += 2 + (cp >= 0x800) + (cp >= 0x10000)
+                else:
+                    pos += 1
+                    if is_ws[cp]:
+                        if pos > 1:
+                            words[count] = h
+                            count += 1
+                        h, pos = np.uint64(0), 0
+                continue
+            t, m = c, 1  # the entries: m of them from norm[t] on
+            expanded = e >= EXPAND  # NFKC's replacement of c: its starters are not c
+            if expanded:
+                t = e & 0x1FFFFF
+                m = norm[t]
+                t += 1
+            elif e == SIGMA:
+                final = final_sigma(text, starts[d], i - 1, stop, norm, props)
+                if final < 0:
+                    bad = True
+                    break
+                t = 0x3C2 if final else 0x3C3  # their own entries: starters NFKC keeps
+            elif e < 0:
+                bad = True
+                break
+            elif e & MAYBE:  # composes with the last starter, or reorders with its marks?
+                key = np.int64(starter) << 21
+                if starter < 0 or contains(compose, key | c) or ((e >> 21) & 0xFF != 0 and contains(compose, key)):
+                    bad = True
+                    break
+            for q in range(m):
+                e = norm[t + q]
+                ccc = (e >> 21) & 0xFF
+                if ccc != 0 and last_ccc > ccc:
+                    bad = True
+                    break
+                if ccc == 0:
+                    starter = -1 if expanded else c
+                last_ccc = ccc
+                h, pos, count = emit(cont[t + q], e & 0x1FFFFF, h, pos, count, words, is_ws)
             if bad:
                 break
         if bad:  # nothing folded yet (that comes after the text): the caller hashes it again
@@ -279,7 +370,7 @@ def _kernel_normalising(data, starts, n, table, is_ws, gram_mul, a, b, sig, out,
         if pos > 0:
             words[count] = h
             count += 1
-        k = fold_words(words, count, n, gram_mul, row, a, b, out, k)
+        k = fold_words(words, count, n, gram_mul, sig[d], a, b, out, k)
         if keep:  # this text's hashes are out[first:k]: its set
             k = sorted_set(out, first, k)
             ends[d] = k
@@ -318,27 +409,51 @@ def signatures(texts: list[str], n: int, a: np.ndarray, b: np.ndarray, empty: np
 
 
 _NO_NORM = np.zeros(0, dtype=np.int32)
+SIGMA = np.int32(-2)  # capital sigma's entry in the kernel's table: final or not, by its neighbours
+
+
+@functools.cache
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """The normalising kernel's (norm, cont): fast_normalisation_table() with capital sigma's
+    entry SIGMA (the kernel looks at its neighbours, final_sigma), and (len(norm),) uint64: for
+    each entry that is a code point, the contribution of its UTF-8 bytes to a word's hash at
+    rotation 0 (one rotate and XOR per code point in the kernel; 0 for spaces and elsewhere)."""
+    from thresher.dedup.shingles import _TABLE, fast_normalisation_table
+
+    norm = fast_normalisation_table().copy()
+    norm[0x3A3] = SIGMA
+    cp = (norm & 0x1FFFFF).astype(np.int64)
+    cp[(norm < 0) | (norm >= EXPAND)] = 0  # not a code point: 0 contributes 0
+    t = _TABLE.reshape(64, 256)  # t[r, byte] = rotl(T[byte], r)
+    cont = np.where(cp < 0x80, t[0, cp & 0x7F], 0)
+    two, three, four = (cp >= 0x80) & (cp < 0x800), (cp >= 0x800) & (cp < 0x10000), cp >= 0x10000
+    cont[two] = t[0, 0xC0 | cp[two] >> 6] ^ t[1, 0x80 | cp[two] & 0x3F]
+    c = cp[three]
+    cont[three] = t[0, 0xE0 | c >> 12] ^ t[1, 0x80 | (c >> 6) & 0x3F] ^ t[2, 0x80 | c & 0x3F]
+    c = cp[four]
+    cont[four] = t[0, 0xF0 | c >> 18] ^ t[1, 0x80 | (c >> 12) & 0x3F] ^ t[2, 0x80 | (c >> 6) & 0x3F] ^ t[3, 0x80 | c & 0x3F]
+    return norm, cont.astype(np.uint64)
 
 
 def _run(texts, n, a, b, empty, shingles, norm):
-    from thresher.dedup.shingles import _GRAM_MUL, _TABLE, _WS, composition_keys
+    from thresher.dedup.shingles import _GRAM_MUL, _TABLE, _WS, case_properties, composition_keys
 
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=starts[1:])
-    data = np.frombuffer(b"".join(encoded) + b" ", dtype=np.uint8)  # one byte past the end: never read as a word
-    sig = np.full((len(encoded), a.size), empty, dtype=np.uint32)
-    # every shingle ends at its own word, and a word has at least one byte (one code point, when
-    # normalised here): n_bytes bounds the count
-    out = np.empty(data.size if shingles else 0, dtype=np.uint32)
-    ends = np.zeros(len(encoded) if shingles else 0, dtype=np.int64)
-    slow = np.zeros(len(encoded), dtype=bool)
+    text = "".join(texts)  # numba reads it where it lies; offsets in code points
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=starts[1:])
+    sig = np.full((len(texts), a.size), empty, dtype=np.uint32)
+    # every shingle ends at its own word, and a word has at least one code point: the code points
+    # bound the count (+ 1: out is not empty when shingles are asked for)
+    out = np.empty(len(text) + 1 if shingles else 0, dtype=np.uint32)
+    ends = np.zeros(len(texts) if shingles else 0, dtype=np.int64)
+    slow = np.zeros(len(texts), dtype=bool)
     a, b = a.ravel().astype(np.uint32), b.ravel().astype(np.uint32)
     if norm.size:
-        _kernel_normalising(data, starts, n, _TABLE, _WS, _GRAM_MUL, a, b, sig, out, ends, norm,
-                            composition_keys(), slow)
+        norm, cont = _tables()
+        _kernel_normalising(text, starts, n, cont, _WS, _GRAM_MUL, a, b, sig, out, ends, norm,
+                            composition_keys(), case_properties(), slow)
     else:
-        _kernel(data, starts, n, _TABLE, _WS, _GRAM_MUL, a, b, sig, out, ends)
+        _kernel(text, starts, n, _TABLE[:256], _WS, _GRAM_MUL, a, b, sig, out, ends)
     offsets = np.concatenate([[0], ends]).astype(np.int64) if shingles else None
     sets = out[:offsets[-1]].copy() if shingles else None
     return sig, sets, offsets, slow

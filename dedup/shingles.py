@@ -56,7 +56,6 @@ EXPAND = 1 << 30  # an entry that stands for several: see fast_normalisation_tab
 MAYBE = 1 << 29  # an entry that may compose with the starter before it: see composition_keys
 
 
-@functools.cache
 def fast_normalisation_table() -> np.ndarray:
     """(FAST_LIMIT + tail,) int32: how the fused kernel (dedup/fused.py) gets `normalize_for_shingles` of a
     text without building it, one code point at a time: entry = ccc << 21 | the code point it
@@ -74,6 +73,37 @@ def fast_normalisation_table() -> np.ndarray:
     The four non-ASCII spaces that NFKC keeps become " ". Built from `unicodedata` itself, so it
     follows the running Python's Unicode version; about 0.1 s, once per process.
     """
+    return _fast_tables()[0]
+
+
+@functools.cache
+def case_properties() -> np.ndarray:
+    """(len(fast_normalisation_table()),) uint8, entry for entry: CASED, CASE_IGNORABLE or 0 for the
+    code point NFKC makes there (before lower-casing), as `str.lower` sees it when it picks capital
+    sigma's final form (cased, case-ignorable* SIGMA, not followed by case-ignorable* cased)."""
+    return _fast_tables()[1]
+
+
+CASED, CASE_IGNORABLE = 1, 2
+
+
+def _case_property(chars: list[str]) -> np.ndarray:
+    """(len(chars),) uint8: CASED, CASE_IGNORABLE or 0 for each one-code-point string, asked of
+    `str.lower` itself (Python has no API for these two properties): x + SIGMA lowers to the final
+    form when x is cased and not case-ignorable; "A" + x + SIGMA also when x is case-ignorable.
+    NUL, which is neither, keeps each test apart."""
+    def final(prefix: str) -> np.ndarray:
+        low = "\0".join(prefix + x + "\u03a3" for x in chars).lower().split("\0")
+        return np.array([t[-1] == "\u03c2" for t in low], dtype=bool)
+
+    alone, after_cased = final(""), final("A")
+    return np.where(alone, CASED, np.where(after_cased, CASE_IGNORABLE, 0)).astype(np.uint8)
+
+
+@functools.cache
+def _fast_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(fast_normalisation_table(), case_properties()), built together: the code points of the
+    tail are known only here."""
     chars = [chr(c) for c in range(1, FAST_LIMIT)]  # U+0000 is ASCII, and the separator below
     # One call each over all code points, "\0"-separated: NUL is a starter that composes with
     # nothing, so no code point's result depends on its neighbours here (capital sigma aside: SLOW).
@@ -92,17 +122,23 @@ def fast_normalisation_table() -> np.ndarray:
     # each code point of its replacement is fast itself, NFKC(text) is the text's replacements
     # put together as long as those pass the quick check (NFKD of both sides is the same), so the
     # kernel emits the replacement's entries: EXPAND | index into the tail, which holds
-    # [count, entry, entry, ...].
-    tail = []
+    # [count, entry, entry, ...]. A MAYBE code point after a starter of the same replacement
+    # (U+00B8 CEDILLA -> " " U+0327, the other spacing accents) composes with nothing: that starter
+    # blocks the text before it, NFKC of the code point alone left the two apart, and the kernel
+    # sends the text to Python when a MAYBE follows a replacement. Its entry goes in without MAYBE.
+    tail, tail_chars = [], []
     for c, ch, nf in zip(range(1, FAST_LIMIT), chars, nfkc):
         # at most one word from one code point: the kernel's buffers hold one word per code point
         # (U+FDFA, U+FDFB are phrases: SLOW)
         if nf != ch and c not in slow and c not in maybe and len(nf.split()) <= 1:
             entries = [int(out[ord(x)]) if ord(x) < FAST_LIMIT else -1 for x in nf]
-            if min(entries) >= 0 and not any(e & MAYBE for e in entries):
+            after_starter = [any(e >> 21 & 0xFF == 0 for e in entries[:j]) for j in range(len(entries))]
+            if min(entries) >= 0 and all(not e & MAYBE or s for e, s in zip(entries, after_starter)):
                 out[c] = EXPAND | (FAST_LIMIT + len(tail))
-                tail += [len(entries), *entries]
-    return np.concatenate([out, np.array(tail, dtype=np.int32)])
+                tail += [len(entries), *(e & ~MAYBE for e in entries)]
+                tail_chars += [" ", *nf]  # the count's slot: a property nobody reads
+    props = _case_property([" ", *chars, *tail_chars])  # U+0000 is neither, as " " is
+    return np.concatenate([out, np.array(tail, dtype=np.int32)]), props
 
 
 @functools.cache
@@ -119,9 +155,12 @@ def _canonical_pairs() -> list[tuple[int, int]]:
 @functools.cache
 def composition_keys() -> np.ndarray:
     """Sorted int64 keys the fused kernel looks up when a MAYBE code point C follows the starter L:
-    L << 21 | C for each canonical pair (L C may compose into one code point), and L << 21 for each
+    L << 21 | C for each canonical pair that NFKC composes, and L << 21 for each
     L with a canonical decomposition (its marks may reorder with a C that is not a starter)."""
-    keys = {f << 21 | s for f, s in _canonical_pairs()}
+    # a pair NFKC leaves apart (its composite is excluded from composition: the Devanagari nukta
+    # letters U+0958-U+095F, Hebrew presentation forms) never composes, whatever stands around it
+    keys = {f << 21 | s for f, s in _canonical_pairs()
+            if unicodedata.normalize("NFKC", chr(f) + chr(s)) != chr(f) + chr(s)}
     keys |= {c << 21 for c in range(FAST_LIMIT) if (d := unicodedata.decomposition(chr(c))) and d[0] != "<"}
     return np.array(sorted(keys), dtype=np.int64)
 

@@ -166,3 +166,72 @@ def test_the_normalisation_table_maps_each_code_point_as_python_does():
         assert normalize_for_shingles(chr(c)) == "".join(chr(x & 0x1FFFFF) for x in entries), hex(c)
         assert len(normalize_for_shingles(chr(c)).split()) <= 1  # the kernel's buffers: a word per code point
     assert expanded > 1000  # fullwidth forms, ligatures, "…", no-break spaces, ...
+
+
+def _kernel_matches_python(docs: list[str]) -> np.ndarray:
+    """Assert the fused kernel's signatures and shingle sets of raw docs equal the numpy stages'
+    over normalize_for_shingles; return which docs the kernel sent to Python (slow)."""
+    from thresher.dedup import fused
+    from thresher.dedup.shingles import fast_normalisation_table
+
+    hasher = MinHasher(num_perm=16, seed=3, ngram=2)
+    ref = hasher.signatures_numpy(docs, shingles=True)
+    got = hasher.signatures(docs, shingles=True)
+    for r, g in zip(ref, got):
+        assert np.array_equal(r, g)
+    return fused._run(docs, 2, hasher.a, hasher.b, EMPTY, False, fast_normalisation_table())[3]
+
+
+def test_capital_sigma_is_final_or_not_as_str_lower_decides():
+    """The kernel picks capital sigma's lower case from its neighbours (case_properties, asked of
+    str.lower): every code point of the table stands before it, after it, and between it and a
+    cased letter, each side; all must lower as Python does, and the kernel must decide most."""
+    from thresher.dedup.shingles import FAST_LIMIT
+
+    xs = [chr(c) for c in range(1, FAST_LIMIT) if not 0xD800 <= c < 0xE000]
+    docs = []
+    for x in xs:
+        docs += [x + "Σ", "a" + x + "Σ", "Σ" + x, "aΣ" + x + "b", "ΣΣ" + x + "Σ a" + x + "Σ"]
+    slow = _kernel_matches_python(docs)
+    assert slow.mean() < 0.05, slow.mean()  # SLOW neighbours only
+
+
+def test_replacements_with_a_mark_after_their_space_stay_exact():
+    """U+00B8 CEDILLA -> ' ' U+0327 and the other spacing accents: the mark composes with nothing
+    there, whatever stands around it (marks of every class, starters that compose with it)."""
+    import unicodedata
+
+    from thresher.dedup.shingles import EXPAND, FAST_LIMIT, MAYBE, _canonical_pairs, fast_normalisation_table
+
+    table = fast_normalisation_table()
+    maybe = {s for _, s in _canonical_pairs()}
+    with_mark = [c for c in np.flatnonzero(table[:FAST_LIMIT] >= EXPAND).tolist()
+                 if any(ord(x) in maybe for x in unicodedata.normalize("NFKC", chr(c)))]
+    assert 0xB8 in with_mark and 0xA8 in with_mark and len(with_mark) >= 10
+    tail = table[FAST_LIMIT:]
+    assert not (tail[tail >= 0] & MAYBE).any()  # the kernel never looks for a starter inside one
+    around = ["a", "e", "c", " ", "\u0301", "\u0327", "\u0323", "\u0345", "\u0316", "\u093c", "\u0bbe", "\u00b8"]
+    docs = [x + chr(c) + y for c in with_mark for x in around for y in around]
+    docs += [chr(c) * 3 + " " + chr(c) + "x" for c in with_mark]
+    slow = _kernel_matches_python(docs)
+    assert slow.mean() < 0.6  # those with a MAYBE mark after the replacement go to Python
+
+
+def test_pairs_nfkc_leaves_apart_need_no_python():
+    """Canonical pairs whose composite is excluded from composition (Devanagari nukta letters,
+    Hebrew presentation forms) are not composition keys: NFKC keeps them apart anywhere."""
+    import unicodedata
+
+    from thresher.dedup.shingles import _canonical_pairs, composition_keys, fast_normalisation_table
+
+    keys = set(composition_keys().tolist())
+    apart = [(f, s) for f, s in _canonical_pairs() if unicodedata.normalize("NFKC", chr(f) + chr(s)) == chr(f) + chr(s)]
+    assert (0x921, 0x93C) in apart and len(apart) > 20
+    assert not any(f << 21 | s in keys for f, s in apart)
+    assert all(f << 21 | s in keys for f, s in _canonical_pairs() if (f, s) not in apart)
+    marks = ["\u0301", "\u0323", "\u093c", "\u094d", "\u05b4", "\u05bc"]
+    docs = [chr(f) + chr(s) + " x" for f, s in apart]
+    docs += [chr(f) + chr(s) + m for f, s in apart for m in marks] + [chr(f) + m + chr(s) for f, s in apart for m in marks]
+    slow = _kernel_matches_python(docs)
+    fast = [fast_normalisation_table()[[f, s]].min() >= 0 for f, s in apart]
+    assert sum(fast) > 10 and not slow[:len(apart)][fast].any()  # the pair alone: decided in the kernel

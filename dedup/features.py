@@ -24,20 +24,22 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pyarrow as pa
 from datatrove.data import Document
 from thresher.dedup import images, midi
+from thresher.dedup.fold import fold_text, fold_texts
 from thresher.dedup.lsh import band_keys
 from thresher.dedup.minhash import EMPTY, MinHasher
 from thresher.dedup.shingles import shingle_sets
 
 from thresher.errors import RecordError
-from thresher.records import Kind, media_bytes
+from thresher.records import Kind, media_bytes, row_to_document
+
+__all__ = ["FEATURES", "Feature", "Fingerprinter", "Fingerprints", "Params", "Rows", "fold_text"]
 
 # dedup namespaces; the numbers are stored in the index, so they never change
 GROUPS = {"text": 1, "book": 2, "image": 3, "gif": 4, "audio": 5, "midi": 6, "blob": 7}
@@ -90,19 +92,6 @@ class Fingerprints:
                    np.full((n, p.num_perm), EMPTY, np.uint32), np.zeros(0, np.uint32), np.zeros(n, np.int64))
 
 
-_NOT_SPACE_WS = re.compile(r"[^\S ]")  # whitespace other than " " (re's \s is str.isspace's set)
-
-
-def fold_text(text: str) -> str:
-    """NFKC with every run of whitespace as one space: ' Ｆoo\\n\\tbar ' -> 'Foo bar'."""
-    nf = unicodedata.normalize("NFKC", text)
-    # most texts are folded already (single spaces, no other whitespace, none at the ends): then
-    # split + join would rebuild the same string, at twice the cost of these checks
-    if "  " in nf or nf[:1] == " " or nf[-1:] == " " or _NOT_SPACE_WS.search(nf):
-        return " ".join(nf.split())
-    return nf
-
-
 def _key128(group: str, payload: bytes) -> tuple[int, int]:
     d = hashlib.blake2b(payload, digest_size=16, person=group.encode()[:16]).digest()
     key, check = int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
@@ -134,10 +123,13 @@ def _audio_pcm(data: bytes) -> tuple[bytes, int]:
 
 
 def _words(doc: Document) -> tuple[bytes, float, str]:
+    """One text record's exact payload, length and MinHash input (the raw text: the kernel
+    normalises it). The fingerprinter does a batch's text records at once (fold_texts); this is
+    the same for one record."""
     folded = fold_text(doc.text or "")
     if not folded:
         raise RecordError("empty_text", f"a {doc.metadata.get('kind')} record with no text to compare")
-    return folded.encode("utf-8", "surrogatepass"), float(len(folded)), folded.lower()
+    return folded.encode("utf-8", "surrogatepass"), float(len(folded)), doc.text
 
 
 def _pictures(doc: Document) -> tuple[bytes, float, tuple]:
@@ -202,6 +194,41 @@ def _row_sets(n: int, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
     return np.concatenate([values for _, values, _ in parts])[order], size
 
 
+class Rows:
+    """A batch of records as the fingerprinter reads them: an arrow batch of SCHEMA rows (the
+    dedup stage's; only the columns it needs become Python objects, and a record becomes a Document
+    only when it is not text or fails), or a list of Documents."""
+
+    def __init__(self, batch: pa.RecordBatch | list[Document]):
+        self.batch = batch
+        self.arrow = isinstance(batch, pa.RecordBatch)
+        self.n = batch.num_rows if self.arrow else len(batch)
+        self._columns: dict[str, list] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def column(self, name: str) -> list:
+        """One column's values: "id", "kind", "text" or a flat column such as "source"."""
+        got = self._columns.get(name)
+        if got is None:
+            if self.arrow:
+                got = self.batch.column(name).to_pylist()
+            elif name in ("id", "text"):
+                got = [getattr(d, name) for d in self.batch]
+            else:
+                got = [d.metadata.get(name) for d in self.batch]
+            self._columns[name] = got
+        return got
+
+    def doc(self, i: int) -> Document:
+        return row_to_document(self.batch.slice(i, 1).to_pylist()[0]) if self.arrow else self.batch[i]
+
+    def one(self, i: int) -> "Rows":
+        """Row i alone (to retry a batch that raised record by record)."""
+        return Rows(self.batch.slice(i, 1) if self.arrow else [self.batch[i]])
+
+
 class Fingerprinter:
     """Turns batches of records into `Fingerprints`; failures come back as (row, reason, detail)."""
 
@@ -210,65 +237,83 @@ class Fingerprinter:
         self.hasher = MinHasher(p.num_perm, p.seed, p.ngram)
         self.priority = {name: i for i, name in enumerate(p.source_priority)}
 
-    def __call__(self, docs: list[Document]) -> tuple[Fingerprints, list[tuple[int, str, str]]]:
-        p, n = self.p, len(docs)
+    def __call__(self, batch: Rows | pa.RecordBatch | list[Document]) -> tuple[Fingerprints, list[tuple[int, str, str]]]:
+        rows = batch if isinstance(batch, Rows) else Rows(batch)
+        p, n = self.p, len(rows)
         fp = Fingerprints.empty(n, p)
         errors: list[tuple[int, str, str]] = []
-        texts: dict[str, list[tuple[int, str]]] = {}  # group -> (row, folded text)
+        texts: dict[str, list[int]] = {}  # group -> rows of text records
         midis: list[tuple[int, np.ndarray]] = []
-        for i, doc in enumerate(docs):
-            feature = FEATURES.get(doc.metadata.get("kind"), FEATURES[Kind.BLOB])
+        for i, kind in enumerate(rows.column("kind")):
+            feature = FEATURES.get(kind, FEATURES[Kind.BLOB])
             group = feature.group
+            if feature.near == "minhash":  # all of a batch's text records at once, below
+                texts.setdefault(group, []).append(i)
+                continue
+            doc = rows.doc(i)
             try:
                 payload, length, extra = feature.read(doc)
             except RecordError as e:
                 errors.append((i, e.reason, e.detail))
                 fp.status[i] = FAILED
                 continue
-            fp.group[i] = GROUPS[group]
-            fp.length[i] = length
-            fp.score[i] = self._score(doc, length)
-            key, fp.check[i] = _key128(group, payload)
-            fp.keys[i, 0] = key
-            if feature.near == "minhash":
-                texts.setdefault(group, []).append((i, extra))
-            elif feature.near == "midi" and extra is not None:
+            self._exact(fp, rows, i, group, payload, length)
+            if feature.near == "midi" and extra is not None:
                 midis.append((i, extra))
             elif feature.near == "phash" and extra[0] is not None:
                 fp.phash[i], fp.color[i] = extra
                 fp.keys[i, 1:p.image_max_distance + 2] = images.phash_band_keys(
                     np.array([extra[0]], np.uint64), p.image_max_distance, GROUPS[group])[0]
         sets = []  # (rows, shingle hashes, offsets) per group, for the shingle sets
-        for group, items in texts.items():
-            if items:
-                rows = np.array([i for i, _ in items])
-                got = self.hasher.signatures([t for _, t in items], normalized=True, shingles=p.shingle_sets)
-                fp.sig[rows] = got[0] if p.shingle_sets else got
-                fp.keys[rows, 1:p.bands + 1] = band_keys(fp.sig[rows], p.bands, p.rows, GROUPS[group])
+        kinds, raw = rows.column("kind"), rows.column("text") if texts else []
+        for group, idx in texts.items():
+            payloads, lengths = fold_texts([raw[i] or "" for i in idx])
+            ok = []
+            for i, payload, length in zip(idx, payloads, lengths):
+                if length == 0:
+                    errors.append((i, "empty_text", f"a {kinds[i]} record with no text to compare"))
+                    fp.status[i] = FAILED
+                    continue
+                self._exact(fp, rows, i, group, payload, float(length))
+                ok.append(i)
+            if ok:
+                at = np.array(ok)
+                # the raw texts: the kernel NFKC-normalises and lower-cases them itself (most of
+                # them without building the normalised string)
+                got = self.hasher.signatures([raw[i] for i in ok], normalized=False, shingles=p.shingle_sets)
+                fp.sig[at] = got[0] if p.shingle_sets else got
+                fp.keys[at, 1:p.bands + 1] = band_keys(fp.sig[at], p.bands, p.rows, GROUPS[group])
                 if p.shingle_sets:
-                    sets.append((rows, *got[1:]))  # already sets
+                    sets.append((at, *got[1:]))  # already sets
         if midis:
-            rows = np.array([i for i, _ in midis])
+            at = np.array([i for i, _ in midis])
             grams = [midi.interval_hashes(ev, p.midi_ngram) for _, ev in midis]
             offsets = np.zeros(len(grams) + 1, np.int64)
             np.cumsum([g.size for g in grams], out=offsets[1:])
             h32 = np.concatenate(grams)
             sig = self.hasher.from_hashes(h32, offsets)
             has = offsets[1:] > offsets[:-1]  # a single note has no interval: exact key only
-            fp.sig[rows[has]] = sig[has]
-            fp.keys[rows[has], 1:p.bands + 1] = band_keys(sig[has], p.bands, p.rows, GROUPS["midi"])
+            fp.sig[at[has]] = sig[has]
+            fp.keys[at[has], 1:p.bands + 1] = band_keys(sig[has], p.bands, p.rows, GROUPS["midi"])
             if p.shingle_sets:
-                sets.append((rows, *shingle_sets(h32, offsets)))
+                sets.append((at, *shingle_sets(h32, offsets)))
         if sets:
             fp.sets, fp.set_len = _row_sets(n, sets)
         return fp, errors
 
-    def _score(self, doc: Document, length: float) -> float:
+    def _exact(self, fp: Fingerprints, rows: Rows, i: int, group: str, payload: bytes, length: float) -> None:
+        fp.group[i] = GROUPS[group]
+        fp.length[i] = length
+        fp.score[i] = self._score(rows, i, length)
+        key, fp.check[i] = _key128(group, payload)
+        fp.keys[i, 0] = key
+
+    def _score(self, rows: Rows, i: int, length: float) -> float:
         rule = self.p.survivor
         if rule == "longest":
             return length
         if rule == "quality":
-            q = doc.metadata.get("quality_score")
+            q = rows.column("quality_score")[i]
             return float(q) if q is not None else float("-inf")
-        source = doc.metadata.get("source") or ""
+        source = rows.column("source")[i] or ""
         return -float(self.priority.get(source, len(self.priority)))

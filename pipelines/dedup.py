@@ -42,7 +42,7 @@ def params(d: DedupConfig) -> Params:
 def plan(cfg: Config) -> StagePlan:
     src, out = input_folder(cfg, "dedup"), folder(cfg, "dedup")
     if not cfg.dedup.enabled:
-        return StagePlan("dedup", [RecordReader(src), RecordWriter(out)], cfg.tasks, out, input=src)
+        return StagePlan("dedup", [RecordReader(src, arrow=True), RecordWriter(out)], cfg.tasks, out, input=src)
     d, index = cfg.dedup, out / "_index"
     p = params(d)
     check_earlier(d.index, p)
@@ -53,7 +53,9 @@ def plan(cfg: Config) -> StagePlan:
     checks = Checks(threshold=d.threshold, midi_threshold=d.midi_threshold, image_max_distance=d.image_max_distance,
                     verify=d.verify, window=d.window)
     parts = [
-        StagePlan("dedup/signatures", [RecordReader(src), DedupSignatures(p, index, out, d.batch_docs)],
+        # both record passes take arrow batches (dedup/steps.py says why)
+        StagePlan("dedup/signatures", [RecordReader(src, arrow=True, batch_rows=d.batch_docs),
+                                       DedupSignatures(p, index, out)],
                   tasks, index, input=src, counts_input=False),
         # one task per band scales out on slurm/ray; on one machine a single in-process task beats
         # starting a worker pool for a second of numpy work per band
@@ -61,7 +63,8 @@ def plan(cfg: Config) -> StagePlan:
                   1 if isinstance(cfg.executor, LocalExecutor) else min(p.slots, cfg.tasks), index / "pairs",
                   counts_input=False),
         StagePlan("dedup/cluster", [DedupCluster(index, d.index, checks, p.slots)], 1, index / "assign", counts_input=False),
-        StagePlan("dedup/filter", [RecordReader(src), DedupFilter(index, out), RecordWriter(out)],
+        StagePlan("dedup/filter", [RecordReader(src, arrow=True, batch_rows=d.batch_docs), DedupFilter(index, out),
+                                   RecordWriter(out)],
                   tasks, out, input=src),
     ]
     return StagePlan("dedup", [], tasks, out, input=src, then=parts)

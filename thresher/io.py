@@ -64,7 +64,12 @@ class RecordWriter(DiskWriter):
         self._writer: pq.ParquetWriter | None = None
 
     # DiskWriter calls write(); we route rows ourselves to keep the file atomic and schema fixed.
-    def write(self, document: Document, rank: int = 0, **kwargs) -> None:
+    def write(self, document: Document | pa.RecordBatch, rank: int = 0, **kwargs) -> None:
+        """One Document, or an arrow batch of SCHEMA rows (what `RecordReader(arrow=True)` reads and
+        a columnar step such as the dedup filter yields), written as it is."""
+        if isinstance(document, pa.RecordBatch):
+            self.write_batch(document, rank)
+            return
         self.open(rank)
         row = document_to_row(document)
         if self.extra_values is not None:
@@ -74,6 +79,21 @@ class RecordWriter(DiskWriter):
         self.stat_update(document.metadata.get("kind") or "record")
         if len(self._rows) >= FLUSH_ROWS or self._row_bytes >= FLUSH_BYTES:
             self._flush()
+
+    def write_batch(self, batch: pa.RecordBatch, rank: int = 0) -> None:
+        """Rows that are arrow already: no Document or dict per row (a columnar step's output). The
+        batch must have this writer's columns (SCHEMA's, then `extra_columns`), in any order."""
+        self.open(rank)
+        if batch.num_rows == 0:
+            return
+        self._flush()  # rows written one by one before this batch stay before it
+        table = pa.Table.from_batches([batch])
+        if not table.schema.equals(self.schema):
+            table = table.select(self.schema.names).cast(self.schema)
+        self._writer.write_table(table)
+        kinds = batch.column("kind").value_counts()
+        for kind, n in zip(kinds.field("values").to_pylist(), kinds.field("counts").to_pylist()):
+            self.stat_update(kind or "record", value=n)
 
     def _write(self, document: dict, file_handler: IO, filename: str):  # pragma: no cover - unused
         raise AssertionError("RecordWriter.write handles rows itself")
@@ -139,33 +159,50 @@ class RecordReader(PipelineStep):
     name = "📖 records"
     type = "📖 - READER"
 
-    def __init__(self, input_folder: DataFolderLike, *, batch_rows: int = 256, columns: list[str] | None = None):
+    def __init__(self, input_folder: DataFolderLike, *, batch_rows: int = 256, columns: list[str] | None = None,
+                 arrow: bool = False):
+        """`arrow`: yield the rows as arrow batches of `batch_rows` (pa.RecordBatch of SCHEMA) for a
+        columnar step, not one Document each (the dedup stage's passes: building a Document and a
+        dict per row costs more there than the step's own work)."""
         super().__init__()
         self.input_folder = get_datafolder(_folder(input_folder))
         self.batch_rows = batch_rows
         self.columns = columns
+        self.arrow = arrow
 
     def files_for(self, rank: int, world_size: int) -> list[str]:
         files = sorted(f for f in self.input_folder.list_files(glob_pattern="*.parquet") if "/" not in f)
         return files[rank::world_size]
 
-    def read_file(self, path: str) -> Iterator[Document]:
-        """The rows of one file; a file parquet cannot read is a CorruptFile naming it (the engine
-        adds which stage wrote it), never a bare ArrowInvalid."""
+    def read_batches(self, path: str) -> Iterator[pa.RecordBatch]:
+        """The rows of one file in arrow batches; a file parquet cannot read is a CorruptFile naming
+        it (the engine adds which stage wrote it), never a bare ArrowInvalid."""
         try:
             with self.input_folder.open(path, "rb") as f:
                 pf = pq.ParquetFile(f)
-                for batch in pf.iter_batches(batch_size=self.batch_rows, columns=self.columns):
-                    rows = batch.to_pylist()
-                    for row in rows:
-                        yield row_to_document(row)
+                yield from pf.iter_batches(batch_size=self.batch_rows, columns=self.columns)
         except (pa.ArrowInvalid, OSError) as e:
             raise CorruptFile(self.input_folder.resolve_paths(path), f"{type(e).__name__}: {e}") from None
+
+    def read_file(self, path: str) -> Iterator[Document]:
+        """The rows of one file as Documents."""
+        for batch in self.read_batches(path):
+            yield from batch_documents(batch)
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
             yield from data
         for path in self.files_for(rank, world_size):
+            if self.arrow:
+                for batch in self.read_batches(path):
+                    self.stat_update("documents", value=batch.num_rows)
+                    yield batch
+                continue
             for doc in self.read_file(path):
                 self.stat_update("documents")
                 yield doc
+
+
+def batch_documents(batch: pa.RecordBatch) -> list[Document]:
+    """The rows of an arrow batch of SCHEMA as Documents."""
+    return [row_to_document(row) for row in batch.to_pylist()]

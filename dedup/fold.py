@@ -28,9 +28,9 @@ from thresher.dedup.shingles import _WS, EXPAND, FAST_LIMIT, MAYBE, SLOW, _canon
 
 _NOT_SPACE_WS = re.compile(r"[^\S ]")  # whitespace other than " " (re's \s is str.isspace's set)
 
-# _scan's verdicts: as it is, whitespace to fold, NFKC's replacements to put in (each code point that
-# NFKC replaces by its replacement, nothing else changes), NFKC to run
-FOLDED, SPACES, REPLACE, NFKC = 0, 1, 2, 3
+# _scan's verdict bits: whitespace to fold, NFKC's replacements to put in (each code point that NFKC
+# replaces by its replacement, nothing else changes), NFKC to run; none: the text is folded already
+FOLDED, SPACES, REPLACE, NFKC = 0, 1, 2, 4
 MAX_REPLACED = 4  # kinds of replaced code points _scan notes per text
 
 
@@ -83,8 +83,8 @@ def _scan(data, starts, norm, compose, is_ws, verdict, replaced):
     a code point alone (SLOW, or past FAST_LIMIT), when combining marks are out of canonical order,
     or when a Maybe code point may compose or reorder with the last starter (the MinHash kernel's
     tests, fused._kernel_normalising, on the code points NFKC makes); else REPLACE when NFKC
-    replaces some code points (each by its own replacement: the table's EXPAND entries); else
-    SPACES when it has whitespace other than single spaces between words; else FOLDED. The code
+    replaces some code points (each by its own replacement: the table's EXPAND entries), | SPACES
+    when it has whitespace other than single spaces between words; else FOLDED. The code
     points NFKC replaces go to replaced[d] (k, MAX_REPLACED) int32, 0 after the last; a text with
     more kinds of them than that is NFKC."""
     for d in range(starts.size - 1):
@@ -101,7 +101,7 @@ def _scan(data, starts, norm, compose, is_ws, verdict, replaced):
                 starter, last_ccc = c, 0
                 if is_ws[c]:
                     if space or c != 32:
-                        v = max(v, SPACES)
+                        v |= SPACES
                     space = True
                 else:
                     space = False
@@ -122,13 +122,13 @@ def _scan(data, starts, norm, compose, is_ws, verdict, replaced):
                 t = e & 0x1FFFFF
                 m = norm[t]
                 t += 1
-                v = max(v, REPLACE)
+                v |= REPLACE
                 seen = False
                 for j in range(found):
                     seen |= replaced[d, j] == c
                 if not seen:
                     if found == replaced.shape[1]:
-                        v = NFKC
+                        v |= NFKC
                         break
                     replaced[d, found] = c
                     found += 1
@@ -137,47 +137,62 @@ def _scan(data, starts, norm, compose, is_ws, verdict, replaced):
                     e = norm[t + q]
                 ccc = (e >> 21) & 0xFF
                 if e < 0 or (ccc != 0 and last_ccc > ccc):
-                    v = NFKC
+                    v |= NFKC
                     break
                 if e & MAYBE:
                     key = np.int64(starter) << 21
                     if starter < 0 or contains(compose, key | c) or (ccc != 0 and contains(compose, key)):
-                        v = NFKC
+                        v |= NFKC
                         break
                 if ccc == 0:
                     starter = c if t < 0 else -1
                 last_ccc = ccc
                 # " ": the four spaces NFKC keeps (U+0085, U+1680, U+2028, U+2029), or a replacement
                 if (e & 0x1FFFFF) == 32:
-                    v, space = max(v, SPACES), True
+                    v, space = v | SPACES, True
                 else:
                     space = False
-            if v == NFKC:
+            if v & NFKC:
                 break
-        if v == FOLDED and space and stop > starts[d]:  # a space at the end
-            v = SPACES
+        if space and stop > starts[d]:  # a space at the end
+            v |= SPACES
         verdict[d] = v
+
+
+def _verdicts(encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """_scan's (verdict (n,) uint8, replaced (n, MAX_REPLACED) int32) for UTF-8 texts."""
+    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=starts[1:])
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    verdict = np.zeros(len(encoded), dtype=np.uint8)
+    replaced = np.zeros((len(encoded), MAX_REPLACED), dtype=np.int32)
+    _scan(data, starts, _table(), composition_keys(), _WS, verdict, replaced)
+    return verdict, replaced
+
+
+def verdicts(texts: list[str]) -> list[int]:
+    """The scan's verdict bits for each text (SPACES | REPLACE | NFKC; FOLDED: 0)."""
+    return _verdicts([t.encode("utf-8", "surrogatepass") for t in texts])[0].tolist()
 
 
 def fold_texts(texts: list[str]) -> tuple[list[bytes], list[int]]:
     """(fold_text(t).encode("utf-8", "surrogatepass"), len(fold_text(t))) for each text, Python's
     NFKC called only on the texts `_scan` cannot clear."""
     encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=starts[1:])
-    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    verdict = np.zeros(len(texts), dtype=np.uint8)
-    replaced = np.zeros((len(texts), MAX_REPLACED), dtype=np.int32)
-    _scan(data, starts, _table(), composition_keys(), _WS, verdict, replaced)
+    verdict, replaced = _verdicts(encoded)
     lengths = list(map(len, texts))
     todo = np.flatnonzero(verdict)
     for i, v, found in zip(todo.tolist(), verdict[todo].tolist(), replaced[todo].tolist()):
         text = texts[i]
-        if v == REPLACE:  # str.replace of each: 10x faster than NFKC, 20x than str.translate
-            replacement = _replaced()
-            for c in found:
-                if c:
-                    text = text.replace(chr(c), replacement[chr(c)])
-        folded = fold_text(text) if v == NFKC else " ".join(text.split())
-        encoded[i], lengths[i] = folded.encode("utf-8", "surrogatepass"), len(folded)
+        if v & NFKC:
+            text = fold_text(text)
+        else:
+            if v & REPLACE:  # str.replace of each: 10x faster than NFKC, 20x than str.translate
+                replacement = _replaced()
+                for c in found:
+                    if c:
+                        text = text.replace(chr(c), replacement[chr(c)])
+            if v & SPACES:
+                text = " ".join(text.split())
+        encoded[i], lengths[i] = text.encode("utf-8", "surrogatepass"), len(text)
     return encoded, lengths

@@ -89,6 +89,9 @@ class RecordWriter(DiskWriter):
         self._flush()  # rows written one by one before this batch stay before it
         table = pa.Table.from_batches([batch])
         if not table.schema.equals(self.schema):
+            missing = [name for name in self.schema.names if name not in table.schema.names]
+            if missing:
+                raise ValueError(f"a batch without the record columns {missing} cannot be written as records")
             table = table.select(self.schema.names).cast(self.schema)
         self._writer.write_table(table)
         kinds = batch.column("kind").value_counts()

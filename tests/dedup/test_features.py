@@ -139,3 +139,26 @@ def test_fold_text_is_nfkc_with_whitespace_runs_as_one_space():
         samples += [ws, f"a{ws}b", f"{ws}a b", f"a b{ws}", f"a{ws}{ws}b", f"a {ws}b", f"Ｆ{ws}é{ws}"]
     for text in samples:
         assert fold_text(text) == " ".join(unicodedata.normalize("NFKC", text).split()), repr(text)
+
+
+def test_an_arrow_batch_fingerprints_as_its_documents_do(prose):
+    """The dedup stage hands the fingerprinter arrow batches; the same records as Documents give
+    the same fingerprints and errors, and a text's signature is that of its folded, lower-cased
+    text (the kernel folds and lower-cases the raw text itself)."""
+    from thresher.dedup.features import fold_text
+    from thresher.dedup.minhash import MinHasher
+    from thresher.records import to_table
+
+    texts = [prose[0], "  ΟΔΟΣ  Ｆoo\u2028bar … ﬁne ", "नमस्ते दुनिया " + prose[1], "e\u0301 x " * 5, "\u00a0\u2029"]
+    docs = [record(Kind.TEXT, f"t{i}", text=t) for i, t in enumerate(texts)]
+    docs += [record(Kind.PDF, "p", text=prose[2]), record(Kind.IMAGE, "i", data=encode(picture(), "PNG")),
+             record(Kind.MIDI, "m", data=melody([60, 62, 64, 65, 67, 69])), record(Kind.IMAGE, "bad", data=b"not png"),
+             record(Kind.AUDIO, "a", data=tone(440, "WAV")), record(Kind.BLOB, "b", data=b"\x00\x01" * 9)]
+    as_docs, errors = _fp(docs)
+    as_batch, batch_errors = _fp(to_table(docs).to_batches()[0])
+    assert [e[:2] for e in errors] == [e[:2] for e in batch_errors]
+    assert sorted(e[:2] for e in errors) == [(4, "empty_text"), (8, "undecodable_media")]
+    for field in ("group", "status", "score", "length", "check", "phash", "color", "keys", "sig", "sets", "set_len"):
+        assert np.array_equal(getattr(as_docs, field), getattr(as_batch, field)), field
+    want = MinHasher(P.num_perm, P.seed, P.ngram).signatures([fold_text(t).lower() for t in texts[:4]], normalized=True)
+    assert np.array_equal(as_batch.sig[:4], want)

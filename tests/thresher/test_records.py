@@ -1,5 +1,6 @@
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 
 from thresher.io import RecordReader, RecordWriter
 from thresher.records import (
@@ -88,3 +89,33 @@ def test_empty_side_writer_writes_nothing(tmp_path):
     writer.open(0)
     writer.close()
     assert not (tmp_path / "_errors").exists() or not any((tmp_path / "_errors").iterdir())
+
+
+def test_arrow_batches_read_and_written_as_they_are(tmp_path):
+    """RecordReader(arrow=True) yields arrow batches of the records and RecordWriter writes such a
+    batch as it is (the dedup stage's passes), between rows written one by one, in order; a batch
+    without the record columns is refused with the names of what it lacks."""
+    import pyarrow as pa
+
+    src, out = tmp_path / "a", tmp_path / "b"
+    writer = RecordWriter(src)
+    docs = [_image_doc()] + [new_document(id=f"t{i}", kind="text", source="s", uri=f"u{i}", text=f"x {i}")
+                             for i in range(5)]
+    for d in docs:
+        writer.write(d, rank=0)
+    writer.close()
+    batches = list(RecordReader(src, arrow=True, batch_rows=4).run(None, 0, 1))
+    assert [b.num_rows for b in batches] == [4, 2] and all(isinstance(b, pa.RecordBatch) for b in batches)
+    writer = RecordWriter(out)
+    writer.write(new_document(id="first", kind="text", source="s", uri="f", text="one by one"), rank=0)
+    for b in batches:
+        writer.write(b.select([c for c in reversed(b.schema.names)]), rank=0)  # any column order
+    writer.close()
+    back = list(RecordReader(out).run(None, 0, 1))
+    assert [d.id for d in back] == ["first"] + [d.id for d in docs]
+    assert back[1].media[0].metadata["caption"] == "a red square" and back[3].text == "x 1"
+    assert pq.read_schema(out / "00000.parquet").equals(pq.read_schema(src / "00000.parquet"))
+    bad = RecordWriter(tmp_path / "c")
+    with pytest.raises(ValueError, match="without the record columns"):
+        bad.write(batches[0].drop_columns(["text", "media"]), rank=0)
+    bad.abort()

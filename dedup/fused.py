@@ -38,9 +38,13 @@ except ImportError:  # pragma: no cover - exercised only where numba cannot be i
 
 if numba is not None:
     njit = numba.njit(cache=True, nogil=True, fastmath=False)
+    # helpers numba puts into their callers: a call that passes arrays costs about as much as
+    # hashing 20 code points, or folding 2 shingles
+    inline = numba.njit(cache=True, nogil=True, fastmath=False, inline="always")
 else:  # pragma: no cover - the plain functions are never called (`available` is False)
     def njit(f):
         return f
+    inline = njit
 
 
 @njit
@@ -67,7 +71,7 @@ def fmix32(h):
     return h
 
 
-@njit
+@inline
 def fold(sig_row, h64, a, b):
     """Fold one shingle's 64-bit hash into a signature row: (K,) uint32, in place."""
     h = np.uint32(fmix32(h64 >> np.uint64(32)))
@@ -77,7 +81,28 @@ def fold(sig_row, h64, a, b):
         sig_row[k] = min(sig_row[k], np.uint32(a[k] * h + b[k]))
 
 
-@njit
+@inline
+def fold8(sig_row, g, a, b):
+    """`fold4` of eight shingles, g: (8,) uint64: half the row's loads and stores again (the row
+    pass is bound by the vector units: a multiply, an add and a min per shingle and lane)."""
+    h0 = np.uint32(fmix32(g[0] >> np.uint64(32)))
+    h1 = np.uint32(fmix32(g[1] >> np.uint64(32)))
+    h2 = np.uint32(fmix32(g[2] >> np.uint64(32)))
+    h3 = np.uint32(fmix32(g[3] >> np.uint64(32)))
+    h4 = np.uint32(fmix32(g[4] >> np.uint64(32)))
+    h5 = np.uint32(fmix32(g[5] >> np.uint64(32)))
+    h6 = np.uint32(fmix32(g[6] >> np.uint64(32)))
+    h7 = np.uint32(fmix32(g[7] >> np.uint64(32)))
+    for k in range(sig_row.size):
+        ak, bk = a[k], b[k]
+        m0 = min(np.uint32(ak * h0 + bk), np.uint32(ak * h1 + bk))
+        m1 = min(np.uint32(ak * h2 + bk), np.uint32(ak * h3 + bk))
+        m2 = min(np.uint32(ak * h4 + bk), np.uint32(ak * h5 + bk))
+        m3 = min(np.uint32(ak * h6 + bk), np.uint32(ak * h7 + bk))
+        sig_row[k] = min(sig_row[k], min(min(m0, m1), min(m2, m3)))
+
+
+@inline
 def fold4(sig_row, g0, g1, g2, g3, a, b):
     """`fold` of four shingles in one pass over the row: a quarter of the row's loads and stores."""
     h0 = np.uint32(fmix32(g0 >> np.uint64(32)))
@@ -96,7 +121,7 @@ def fold_words(words, nw, n, gram_mul, row, a, b, out, k):
     """Fold the shingles of a text of nw words into its signature row, given the words' hashes
     before mixing (words[:nw], uint64; overwritten): the n-grams, or one shingle of all its words
     when there are fewer than n. Apart from the byte loop so that this loop has no branch to
-    mispredict and the out-of-order core overlaps the shingles' multiply chains; four shingles per
+    mispredict and the out-of-order core overlaps the shingles' multiply chains; eight shingles per
     pass over the row. Writes each shingle's 32-bit hash at out[k], k + 1, ... when out is not
     empty; returns k after them."""
     m = min(n, nw)  # words per shingle: a short text is one shingle of its words
@@ -109,7 +134,10 @@ def fold_words(words, nw, n, gram_mul, row, a, b, out, k):
             g += words[s + j] * gram_mul[j]
         words[s] = mix64(g)  # shingle s needs words s.. only: safe to write in place
     s = 0
-    while s + 4 <= ns:
+    while s + 8 <= ns:
+        fold8(row, words[s:s + 8], a, b)
+        s += 8
+    if s + 4 <= ns:
         fold4(row, words[s], words[s + 1], words[s + 2], words[s + 3], a, b)
         s += 4
     for s in range(s, ns):
@@ -210,12 +238,11 @@ def sorted_set(out, first, k):
     return m
 
 
-@numba.njit(inline="always", cache=True) if numba is not None else njit
+@inline
 def emit(x, cp, h, pos, count, words, is_ws):
     """Hash the UTF-8 bytes of normalised code point cp (x: their contribution at rotation 0) into
     the word h, whose next byte is at pos, or end the word when cp is a space (x is 0 then);
-    returns (h, pos, count). Inlined where numba compiles the caller: a call with an array
-    argument costs about as much as 20 code points. The kernel's common path writes it out."""
+    returns (h, pos, count). The kernel's common path writes it out (faster still than inlined)."""
     h ^= rotl(x, pos & 63)
     if cp < 0x80:
         pos += 1

@@ -2,15 +2,16 @@
 
 The numpy path (normalize_for_shingles, shingles.shingle_hashes, then MinHasher.from_hashes) makes
 the same signatures in stages, each a pass through memory: normalised strings, word hashes, n-gram
-hashes, then a (num_perm, 4096) block of permuted hashes per 4096 shingles. Here each byte is read
-once: the kernel decodes the UTF-8, normalises each code point through a table
-(shingles.fast_normalisation_table; the few texts it cannot decide alone go through
-normalize_for_shingles), hashes the words into a per-text buffer, then folds the text's shingles
-into its signature four at a time in a loop without branches (the byte loop mispredicts once or
-twice per word; kept apart, the shingles' multiply chains overlap). numba because no library
-hashes word n-grams and min-permutes them in one loop, and a compiled kernel is the only way to
-stop paying for temporaries (`cache=True`: the machine code is kept beside this file after the
-first compile, so worker processes load it instead of compiling again).
+hashes, then a (num_perm, 4096) block of permuted hashes per 4096 shingles. Here each code point is
+read once, from the joined str where CPython keeps it (no UTF-8 encoding first): the kernel
+normalises it through a table (shingles.fast_normalisation_table; the few texts it cannot decide
+alone go through normalize_for_shingles), adds the UTF-8 bytes of what it becomes to its word's
+hash with one rotate and XOR (their contribution is precomputed per entry), then folds the text's
+shingles into its signature eight at a time in a loop without branches (the code point loop
+mispredicts once or twice per word; kept apart, the shingles' multiply chains overlap). numba
+because no library hashes word n-grams and min-permutes them in one loop, and a compiled kernel is
+the only way to stop paying for temporaries (`cache=True`: the machine code is kept beside this
+file after the first compile, so worker processes load it instead of compiling again).
 
 The result is bit-identical to the numpy path (tests/dedup/test_minhash.py compares them):
 
@@ -39,7 +40,7 @@ except ImportError:  # pragma: no cover - exercised only where numba cannot be i
 if numba is not None:
     njit = numba.njit(cache=True, nogil=True, fastmath=False)
     # helpers numba puts into their callers: a call that passes arrays costs about as much as
-    # hashing 20 code points, or folding 2 shingles
+    # hashing 20 code points (it increfs and decrefs each array)
     inline = numba.njit(cache=True, nogil=True, fastmath=False, inline="always")
 else:  # pragma: no cover - the plain functions are never called (`available` is False)
     def njit(f):
@@ -238,24 +239,6 @@ def sorted_set(out, first, k):
     return m
 
 
-@inline
-def emit(x, cp, h, pos, count, words, is_ws):
-    """Hash the UTF-8 bytes of normalised code point cp (x: their contribution at rotation 0) into
-    the word h, whose next byte is at pos, or end the word when cp is a space (x is 0 then);
-    returns (h, pos, count). The kernel's common path writes it out (faster still than inlined)."""
-    h ^= rotl(x, pos & 63)
-    if cp < 0x80:
-        pos += 1
-        if is_ws[cp]:
-            if pos > 1:
-                words[count] = h
-                count += 1
-            h, pos = np.uint64(0), 0
-    else:  # never a space (every Unicode space is " " here or stays SLOW)
-        pos += 2 + (cp >= 0x800) + (cp >= 0x10000)
-    return h, pos, count
-
-
 @njit
 def final_sigma(text, first, at, stop, norm, props):
     """Whether the capital sigma at text[at] lowers to the final form in normalize_for_shingles
@@ -337,7 +320,7 @@ def _kernel_normalising(text, starts, n, cont, is_ws, gram_mul, a, b, sig, out, 
                 continue
             i += 1
             e = norm[c] if c < FAST_LIMIT else SLOW
-            if 0 <= e < MAYBE:  # one code point without flags: the common case outside ASCII (emit)
+            if 0 <= e < MAYBE:  # one code point without flags: the common case outside ASCII
                 ccc = e >> 21
                 if ccc != 0 and last_ccc > ccc:
                     bad = True
@@ -345,9 +328,11 @@ def _kernel_normalising(text, starts, n, cont, is_ws, gram_mul, a, b, sig, out, 
                 if ccc == 0:
                     starter = c
                 last_ccc = ccc
+                # the UTF-8 bytes of what c becomes, in one rotate and XOR. Written out here and
+                # below: a helper, even inlined by numba, increfs the arrays it is given each time
                 h ^= rotl(cont[c], pos & 63)
                 cp = e & 0x1FFFFF
-                if cp >= 0x80:
+                if cp >= 0x80:  # never a space (every Unicode space is " " here, or SLOW)
                     pos += 2 + (cp >= 0x800) + (cp >= 0x10000)
                 else:
                     pos += 1
@@ -386,7 +371,17 @@ def _kernel_normalising(text, starts, n, cont, is_ws, gram_mul, a, b, sig, out, 
                 if ccc == 0:
                     starter = -1 if expanded else c
                 last_ccc = ccc
-                h, pos, count = emit(cont[t + q], e & 0x1FFFFF, h, pos, count, words, is_ws)
+                h ^= rotl(cont[t + q], pos & 63)  # as above
+                cp = e & 0x1FFFFF
+                if cp >= 0x80:
+                    pos += 2 + (cp >= 0x800) + (cp >= 0x10000)
+                else:  # spaces (no-break, ideographic, ...) among them
+                    pos += 1
+                    if is_ws[cp]:
+                        if pos > 1:
+                            words[count] = h
+                            count += 1
+                        h, pos = np.uint64(0), 0
             if bad:
                 break
         if bad:  # nothing folded yet (that comes after the text): the caller hashes it again

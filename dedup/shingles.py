@@ -69,7 +69,8 @@ def fast_normalisation_table() -> np.ndarray:
     are MAYBE: the kernel looks the last starter up in composition_keys and sends the text to
     Python when they may compose or reorder (Hangul vowel and trailing jamo compose by rule: SLOW).
     After NFKC, `str.lower` maps one code point to one, except
-    U+0130 (two code points) and capital sigma (its final form depends on the neighbours): SLOW.
+    U+0130 (two code points) and capital sigma (its final form depends on the neighbours): SLOW
+    (the kernel decides sigma itself from case_properties).
     The four non-ASCII spaces that NFKC keeps become " ". Built from `unicodedata` itself, so it
     follows the running Python's Unicode version; about 0.1 s, once per process.
     """

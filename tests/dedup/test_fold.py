@@ -7,6 +7,7 @@ import json
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
 from thresher.dedup.fold import NFKC, REPLACE, SPACES, fold_text, fold_texts
 from thresher.dedup.shingles import FAST_LIMIT, _canonical_pairs
@@ -65,3 +66,23 @@ def test_the_scan_sends_only_what_it_must_to_python():
     texts = ["plain ascii words", "déjà vu", "नमस्ते दुनिया", "a  b", "x … y", "ε\u0301"]
     verdicts = fold.verdicts(texts)
     assert verdicts[:5] == [0, 0, 0, SPACES, REPLACE] and verdicts[5] & NFKC
+
+
+def test_the_table_kept_on_disk_is_the_one_built(tmp_path, monkeypatch):
+    """_table() loads what an earlier process saved beside the module; it must be the table
+    _build_table makes, and a damaged file is built again rather than trusted."""
+    from thresher.dedup import fold
+
+    built = fold._build_table()
+    fold._table.cache_clear()
+    assert np.array_equal(fold._table(), built)  # saved by this call or an earlier process
+    saved = list((Path(fold.__file__).parent / "__pycache__").glob("fold-table-*.npy"))
+    assert saved
+    fold._table.cache_clear()
+    monkeypatch.setattr(fold, "__file__", str(tmp_path / "fold.py"))
+    (tmp_path / "fold.py").write_bytes(Path(saved[0].parents[1] / "fold.py").read_bytes())
+    (tmp_path / "__pycache__").mkdir()
+    for name in [p.name for p in saved]:
+        (tmp_path / "__pycache__" / name).write_bytes(b"not a table")
+    assert np.array_equal(fold._table(), built)
+    fold._table.cache_clear()

@@ -73,27 +73,21 @@ def fmix32(h):
 
 
 @inline
-def fold(sig_row, h64, a, b):
-    """Fold one shingle's 64-bit hash into a signature row: (K,) uint32, in place."""
-    h = np.uint32(fmix32(h64 >> np.uint64(32)))
+def fold(sig_row, h, a, b):
+    """Fold one shingle into a signature row, in place: sig_row (K,) uint32; h: fmix32 of the high
+    32 bits of the shingle's hash, the value each permutation (a, b: (K,) uint32) maps."""
     for k in range(sig_row.size):
-        # a, b: (K,) uint32. numba types the product as uint64; the cast back keeps its low 32
-        # bits (the mod 2**32), and LLVM narrows the loop to 32-bit lanes (vpmulld, vpminud)
+        # numba types the product as uint64; the cast back keeps its low 32 bits (the mod 2**32),
+        # and LLVM narrows the loop to 32-bit lanes (vpmulld, vpminud)
         sig_row[k] = min(sig_row[k], np.uint32(a[k] * h + b[k]))
 
 
 @inline
-def fold8(sig_row, g, a, b):
-    """`fold4` of eight shingles, g: (8,) uint64: half the row's loads and stores again (the row
-    pass is bound by the vector units: a multiply, an add and a min per shingle and lane)."""
-    h0 = np.uint32(fmix32(g[0] >> np.uint64(32)))
-    h1 = np.uint32(fmix32(g[1] >> np.uint64(32)))
-    h2 = np.uint32(fmix32(g[2] >> np.uint64(32)))
-    h3 = np.uint32(fmix32(g[3] >> np.uint64(32)))
-    h4 = np.uint32(fmix32(g[4] >> np.uint64(32)))
-    h5 = np.uint32(fmix32(g[5] >> np.uint64(32)))
-    h6 = np.uint32(fmix32(g[6] >> np.uint64(32)))
-    h7 = np.uint32(fmix32(g[7] >> np.uint64(32)))
+def fold8(sig_row, h, a, b):
+    """`fold` of eight shingles in one pass over the row, h: (8,) uint32: an eighth of the row's
+    loads and stores (the pass is bound by the vector units: a multiply, an add and a min per
+    shingle and permutation)."""
+    h0, h1, h2, h3, h4, h5, h6, h7 = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
     for k in range(sig_row.size):
         ak, bk = a[k], b[k]
         m0 = min(np.uint32(ak * h0 + bk), np.uint32(ak * h1 + bk))
@@ -103,49 +97,38 @@ def fold8(sig_row, g, a, b):
         sig_row[k] = min(sig_row[k], min(min(m0, m1), min(m2, m3)))
 
 
-@inline
-def fold4(sig_row, g0, g1, g2, g3, a, b):
-    """`fold` of four shingles in one pass over the row: a quarter of the row's loads and stores."""
-    h0 = np.uint32(fmix32(g0 >> np.uint64(32)))
-    h1 = np.uint32(fmix32(g1 >> np.uint64(32)))
-    h2 = np.uint32(fmix32(g2 >> np.uint64(32)))
-    h3 = np.uint32(fmix32(g3 >> np.uint64(32)))
-    for k in range(sig_row.size):
-        ak, bk = a[k], b[k]
-        m01 = min(np.uint32(ak * h0 + bk), np.uint32(ak * h1 + bk))
-        m23 = min(np.uint32(ak * h2 + bk), np.uint32(ak * h3 + bk))
-        sig_row[k] = min(sig_row[k], min(m01, m23))
-
-
 @njit
-def fold_words(words, nw, n, gram_mul, row, a, b, out, k):
+def fold_words(words, nw, n, gram_mul, row, a, b, out, k, grams, hs):
     """Fold the shingles of a text of nw words into its signature row, given the words' hashes
     before mixing (words[:nw], uint64; overwritten): the n-grams, or one shingle of all its words
-    when there are fewer than n. Apart from the byte loop so that this loop has no branch to
-    mispredict and the out-of-order core overlaps the shingles' multiply chains; eight shingles per
-    pass over the row. Writes each shingle's 32-bit hash at out[k], k + 1, ... when out is not
-    empty; returns k after them."""
+    when there are fewer than n. Apart from the code point loop so that these loops have no branch
+    to mispredict; each step is a loop over all the text's words or shingles (grams, hs: (>= nw,)
+    uint64 and uint32 buffers), which LLVM vectorises, then eight shingles per pass over the row.
+    Writes each shingle's 32-bit hash at out[k], k + 1, ... when out is not empty; returns k after
+    them."""
     m = min(n, nw)  # words per shingle: a short text is one shingle of its words
     ns = max(nw - n + 1, 1) if nw > 0 else 0
     for t in range(nw):
         words[t] = mix64(words[t])
-    for s in range(ns):  # the shingle hashes, over the word hashes (each read by n shingles)
-        g = np.uint64(0)
-        for j in range(m):
-            g += words[s + j] * gram_mul[j]
-        words[s] = mix64(g)  # shingle s needs words s.. only: safe to write in place
+    g = gram_mul[0]
+    for s in range(ns):  # the shingle hashes: a sum over the shingle's words, position by position
+        grams[s] = words[s] * g
+    for j in range(1, m):
+        g = gram_mul[j]
+        for s in range(ns):
+            grams[s] += words[s + j] * g
+    for s in range(ns):
+        grams[s] = mix64(grams[s])
+        hs[s] = np.uint32(fmix32(grams[s] >> np.uint64(32)))
     s = 0
     while s + 8 <= ns:
-        fold8(row, words[s:s + 8], a, b)
+        fold8(row, hs[s:s + 8], a, b)
         s += 8
-    if s + 4 <= ns:
-        fold4(row, words[s], words[s + 1], words[s + 2], words[s + 3], a, b)
-        s += 4
     for s in range(s, ns):
-        fold(row, words[s], a, b)
+        fold(row, hs[s], a, b)
     if out.size > 0:
         for s in range(ns):
-            out[k + s] = np.uint32(words[s] >> np.uint64(32))
+            out[k + s] = np.uint32(grams[s] >> np.uint64(32))
         k += ns
     return k
 
@@ -181,6 +164,7 @@ def _kernel(text, starts, n, t0, is_ws, gram_mul, a, b, sig, out, ends):
     repeats), text i's at out[ends[i-1]:ends[i]] (ends: (n_docs,) int64)."""
     longest = np.max(starts[1:] - starts[:-1]) if starts.size > 1 else 0
     words = np.zeros(longest + 1, dtype=np.uint64)  # a text's word hashes: at most one per code point
+    grams, hs = np.zeros(longest + 1, dtype=np.uint64), np.zeros(longest + 1, dtype=np.uint32)  # its shingles'
     keep = out.size > 0
     k = 0  # shingles written to out so far
     for d in range(starts.size - 1):
@@ -213,7 +197,7 @@ def _kernel(text, starts, n, t0, is_ws, gram_mul, a, b, sig, out, ends):
         if pos > 0:
             words[count] = h
             count += 1
-        k = fold_words(words, count, n, gram_mul, sig[d], a, b, out, k)
+        k = fold_words(words, count, n, gram_mul, sig[d], a, b, out, k, grams, hs)
         if keep:
             k = sorted_set(out, first, k)
             ends[d] = k
@@ -285,6 +269,7 @@ def _kernel_normalising(text, starts, n, cont, is_ws, gram_mul, a, b, sig, out, 
     in Python and hashes it again. The other arguments as `_kernel`'s."""
     longest = np.max(starts[1:] - starts[:-1]) if starts.size > 1 else 0
     words = np.zeros(longest + 1, dtype=np.uint64)  # a text's word hashes: at most one per code point
+    grams, hs = np.zeros(longest + 1, dtype=np.uint64), np.zeros(longest + 1, dtype=np.uint32)  # its shingles'
     keep = out.size > 0
     k = 0  # shingles written to out so far
     for d in range(starts.size - 1):
@@ -392,7 +377,7 @@ def _kernel_normalising(text, starts, n, cont, is_ws, gram_mul, a, b, sig, out, 
         if pos > 0:
             words[count] = h
             count += 1
-        k = fold_words(words, count, n, gram_mul, sig[d], a, b, out, k)
+        k = fold_words(words, count, n, gram_mul, sig[d], a, b, out, k, grams, hs)
         if keep:  # this text's hashes are out[first:k]: its set
             k = sorted_set(out, first, k)
             ends[d] = k

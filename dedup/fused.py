@@ -259,12 +259,12 @@ def final_sigma(text, first, at, stop, norm, props):
 @njit
 def _kernel_normalising(text, starts, n, cont, is_ws, gram_mul, a, b, sig, out, ends, norm, compose, props, slow):
     """`_kernel` for raw texts: each code point is normalised through norm (_tables():
-    fast_normalisation_table() with capital sigma decided here) and the UTF-8 bytes of what it
+    fast_normalisation_table() with U+0130 and capital sigma decided here) and the UTF-8 bytes of what it
     becomes hashed (cont: their contribution, by norm's index), so signatures(normalize_for_shingles(text))
     comes out without that string being built. A text that meets a SLOW code point, a combining
     mark out of canonical order (UAX #15's quick check), a MAYBE code point that may compose or
     reorder with the starter before it (compose: shingles.composition_keys()), or a sigma whose
-    neighbours the table cannot tell (props: shingles.case_properties()) is left with the EMPTY
+    neighbours the table cannot tell (props: case_properties() for norm) is left with the EMPTY
     signature and no shingles, and slow[i] is set (slow: (n_docs,) bool): the caller normalises it
     in Python and hashes it again. The other arguments as `_kernel`'s."""
     longest = np.max(starts[1:] - starts[:-1]) if starts.size > 1 else 0
@@ -420,14 +420,21 @@ SIGMA = np.int32(-2)  # capital sigma's entry in the kernel's table: final or no
 
 
 @functools.cache
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """The normalising kernel's (norm, cont): fast_normalisation_table() with capital sigma's
-    entry SIGMA (the kernel looks at its neighbours, final_sigma), and (len(norm),) uint64: for
-    each entry that is a code point, the contribution of its UTF-8 bytes to a word's hash at
-    rotation 0 (one rotate and XOR per code point in the kernel; 0 for spaces and elsewhere)."""
-    from thresher.dedup.shingles import _TABLE, fast_normalisation_table
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The normalising kernel's (norm, cont, props): fast_normalisation_table() with what only
+    lower-casing made SLOW decided here: capital sigma's entry SIGMA (the kernel looks at its
+    neighbours, final_sigma), U+0130 (NFKC keeps it, a starter; it lowers to "i" U+0307) a
+    replacement of those two, the mark's class kept so that the marks after it pass the quick
+    check as they would after U+0307; cont (len(norm),) uint64: for each entry that is a code
+    point, the contribution of its UTF-8 bytes to a word's hash at rotation 0 (one rotate and XOR
+    per code point in the kernel; 0 for spaces); props: shingles.case_properties() for norm."""
+    from thresher.dedup.shingles import _TABLE, case_properties, fast_normalisation_table
 
-    norm = fast_normalisation_table().copy()
+    norm, props = fast_normalisation_table(), case_properties()
+    dotted = [int(norm[ord("i")]), 230 << 21 | 0x307]  # "İ".lower() == "i\u0307"
+    norm = np.concatenate([norm, [len(dotted), *dotted]]).astype(np.int32)
+    props = np.concatenate([props, [0, props[0x130], props[0x130]]]).astype(np.uint8)  # as İ's
+    norm[0x130] = EXPAND | (norm.size - len(dotted) - 1)
     norm[0x3A3] = SIGMA
     cp = (norm & 0x1FFFFF).astype(np.int64)
     cp[(norm < 0) | (norm >= EXPAND)] = 0  # not a code point: 0 contributes 0
@@ -439,11 +446,11 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     cont[three] = t[0, 0xE0 | c >> 12] ^ t[1, 0x80 | (c >> 6) & 0x3F] ^ t[2, 0x80 | c & 0x3F]
     c = cp[four]
     cont[four] = t[0, 0xF0 | c >> 18] ^ t[1, 0x80 | (c >> 12) & 0x3F] ^ t[2, 0x80 | (c >> 6) & 0x3F] ^ t[3, 0x80 | c & 0x3F]
-    return norm, cont.astype(np.uint64)
+    return norm, cont.astype(np.uint64), props
 
 
 def _run(texts, n, a, b, empty, shingles, norm):
-    from thresher.dedup.shingles import _GRAM_MUL, _TABLE, _WS, case_properties, composition_keys
+    from thresher.dedup.shingles import _GRAM_MUL, _TABLE, _WS, composition_keys
 
     text = "".join(texts)  # numba reads it where it lies; offsets in code points
     starts = np.zeros(len(texts) + 1, dtype=np.int64)
@@ -456,9 +463,9 @@ def _run(texts, n, a, b, empty, shingles, norm):
     slow = np.zeros(len(texts), dtype=bool)
     a, b = a.ravel().astype(np.uint32), b.ravel().astype(np.uint32)
     if norm.size:
-        norm, cont = _tables()
+        norm, cont, props = _tables()
         _kernel_normalising(text, starts, n, cont, _WS, _GRAM_MUL, a, b, sig, out, ends, norm,
-                            composition_keys(), case_properties(), slow)
+                            composition_keys(), props, slow)
     else:
         _kernel(text, starts, n, _TABLE[:256], _WS, _GRAM_MUL, a, b, sig, out, ends)
     offsets = np.concatenate([[0], ends]).astype(np.int64) if shingles else None

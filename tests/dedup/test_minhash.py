@@ -235,3 +235,12 @@ def test_pairs_nfkc_leaves_apart_need_no_python():
     slow = _kernel_matches_python(docs)
     fast = [fast_normalisation_table()[[f, s]].min() >= 0 for f, s in apart]
     assert sum(fast) > 10 and not slow[:len(apart)][fast].any()  # the pair alone: decided in the kernel
+
+
+def test_dotted_capital_i_is_lowered_in_the_kernel():
+    """U+0130 lowers to "i" U+0307 (two code points): the kernel emits both, and the marks after it
+    are checked as after U+0307 (NFKC may reorder them, or compose them with the I inside)."""
+    around = ["", "a", " ", "\u0301", "\u0307", "\u0316", "\u0323", "\u0345", "\u0130", "Σ", "\u00b8", "i"]
+    docs = [x + "\u0130" + y + z for x in around for y in around for z in ["", " b", "\u0300"]]
+    slow = _kernel_matches_python(docs)
+    assert not slow[[d in ("\u0130", "a\u0130 b", " \u0130a") for d in docs]].any()

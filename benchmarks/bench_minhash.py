@@ -10,6 +10,9 @@ corpus (thresher.dedup.planted, English-like ASCII). MB/s are of the raw UTF-8 t
 
 - thresher: MinHasher.signatures(raw texts), batches of 256: normalisation, shingling, hashing and
   the permutation min (dedup/fused.py).
+- thresher, given normalised texts: MinHasher.signatures(normalize_for_shingles(text) made before
+  the timing, normalized=True), the call of the dedup stage (dedup/features.py); MB/s of the raw
+  text, as the others.
 - rensa (Python shingling): the shingle strings built in Python, then rensa's bulk API
   RMinHash.digest_matrix_from_token_sets (its fastest documented full-set path; the per-document
   RMinHash(...).update(shingles) is timed too).
@@ -66,10 +69,15 @@ def tools(texts: list[str]) -> dict[str, callable]:
         return [" ".join(w[i:i + NGRAM]) for i in range(max(len(w) - NGRAM + 1, 1))] if w else []
 
     given = [shingles(t) for t in texts]
+    normalised = [normalize_for_shingles(t) for t in texts]
 
     def ours():
         for i in range(0, len(texts), BATCH):
             hasher.signatures(texts[i:i + BATCH])
+
+    def ours_normalised():
+        for i in range(0, len(normalised), BATCH):
+            hasher.signatures(normalised[i:i + BATCH], normalized=True)
 
     def rensa_matrix(sets):
         rensa.RMinHash.digest_matrix_from_token_sets(sets, NUM_PERM, SEED)
@@ -81,8 +89,10 @@ def tools(texts: list[str]) -> dict[str, callable]:
             m.digest()
 
     ours()  # compile (or load) the kernels and build the normalisation table outside the timing
+    ours_normalised()
     return {
         "thresher": ours,
+        "thresher, given normalised texts": ours_normalised,
         "rensa, Python shingling (digest_matrix)": lambda: rensa_matrix([shingles(t) for t in texts]),
         "rensa, Python shingling (update)": lambda: rensa_update([shingles(t) for t in texts]),
         "rensa core, shingles given (digest_matrix)": lambda: rensa_matrix(given),

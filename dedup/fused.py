@@ -30,14 +30,16 @@ from thresher.dedup.shingles import CASE_IGNORABLE, CASED, EXPAND, FAST_LIMIT, M
 
 try:  # numba is a core dependency; the numpy path stays as the reference and the fallback
     import numba
-    # the code point at an index of a str, read where CPython keeps it (1, 2 or 4 bytes a code
-    # point): numba's own accessor, which its str methods are built on. A str argument is not
-    # copied, so no text is encoded to UTF-8 before the kernel
-    from numba.cpython.unicode import _get_code_point
 except ImportError:  # pragma: no cover - exercised only where numba cannot be installed
     numba = None
 
 if numba is not None:
+    # the code point at an index of a str, read where CPython keeps it (1, 2 or 4 bytes a code
+    # point): numba's own accessor, private but what its str methods are built on (0.60-0.68
+    # here). A str argument is not copied, so no text is encoded to UTF-8 before the kernel. Not
+    # under the try: a numba without it must fail loudly, not fall back to the numpy path.
+    from numba.cpython.unicode import _get_code_point
+
     njit = numba.njit(cache=True, nogil=True, fastmath=False)
     # helpers numba puts into their callers: a call that passes arrays costs about as much as
     # hashing 20 code points (it increfs and decrefs each array)

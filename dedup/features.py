@@ -268,16 +268,22 @@ class Fingerprinter:
         kinds, raw = rows.column("kind"), rows.column("text") if texts else []
         for group, idx in texts.items():
             payloads, lengths = fold_texts([raw[i] or "" for i in idx])
-            ok = []
-            for i, payload, length in zip(idx, payloads, lengths):
-                if length == 0:
+            ok = [i for i, length in zip(idx, lengths) if length]
+            for i, length in zip(idx, lengths):
+                if not length:
                     errors.append((i, "empty_text", f"a {kinds[i]} record with no text to compare"))
                     fp.status[i] = FAILED
-                    continue
-                self._exact(fp, rows, i, group, payload, float(length))
-                ok.append(i)
             if ok:
                 at = np.array(ok)
+                # the exact keys of the batch's texts at once: _key128's, without a Python int and
+                # five array stores per record
+                person = group.encode()[:16]
+                digests = np.frombuffer(b"".join(hashlib.blake2b(payload, digest_size=16, person=person).digest()
+                                                 for payload in payloads if payload), dtype="<u8").reshape(-1, 2)
+                length = np.array([n for n in lengths if n], dtype=np.float64)
+                fp.group[at], fp.length[at], fp.check[at] = GROUPS[group], length, digests[:, 1]
+                fp.keys[at, 0] = np.where(digests[:, 0] == 0, 1, digests[:, 0])
+                fp.score[at] = [self._score(rows, i, n) for i, n in zip(ok, length.tolist())]
                 # the raw texts: the kernel NFKC-normalises and lower-cases them itself (most of
                 # them without building the normalised string)
                 got = self.hasher.signatures([raw[i] for i in ok], normalized=False, shingles=p.shingle_sets)

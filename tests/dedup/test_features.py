@@ -162,3 +162,8 @@ def test_an_arrow_batch_fingerprints_as_its_documents_do(prose):
         assert np.array_equal(getattr(as_docs, field), getattr(as_batch, field)), field
     want = MinHasher(P.num_perm, P.seed, P.ngram).signatures([fold_text(t).lower() for t in texts[:4]], normalized=True)
     assert np.array_equal(as_batch.sig[:4], want)
+    from thresher.dedup.features import _key128
+
+    for i, t in enumerate(texts[:4]):  # the exact key: blake2b of the folded text, in the text namespace
+        assert (as_batch.keys[i, 0], as_batch.check[i]) == _key128("text", fold_text(t).encode()), i
+    assert (as_batch.keys[5, 0], as_batch.check[5]) == _key128("book", fold_text(prose[2]).encode())

@@ -19,15 +19,13 @@ the answer is conservative (a text it is unsure of goes to Python), never wrong:
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import re
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 from thresher.dedup import shingles
 from thresher.dedup.fused import contains, njit
+from thresher.dedup.tables import kept_on_disk
 from thresher.dedup.shingles import _WS, EXPAND, FAST_LIMIT, MAYBE, SLOW, _canonical_pairs, composition_keys
 
 _NOT_SPACE_WS = re.compile(r"[^\S ]")  # whitespace other than " " (re's \s is str.isspace's set)
@@ -40,27 +38,8 @@ MAX_REPLACED = 4  # kinds of replaced code points _scan notes per text
 
 @functools.cache
 def _table() -> np.ndarray:
-    """_build_table(), kept in __pycache__ beside this file as numba keeps its machine code there:
-    building it costs 0.2-0.3 s in every process (a fixed cost of each dedup run), loading it 1 ms.
-    The file's name carries what the table depends on (this file and shingles.py, the Unicode
-    version), so another version builds its own; where the folder is read-only it is built each time."""
-    here = Path(__file__)
-    tag = hashlib.blake2b(here.read_bytes() + Path(shingles.__file__).read_bytes(), digest_size=8).hexdigest()
-    path = here.parent / "__pycache__" / f"fold-table-{unicodedata.unidata_version}-{tag}.npy"
-    try:
-        return np.load(path)
-    except (OSError, ValueError):
-        pass
-    table = _build_table()
-    try:
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, table)
-        os.replace(tmp, path)
-    except OSError:
-        pass
-    return table
+    """_build_table(), kept on disk (dedup/tables.py): 0.2-0.3 s to build in each process, 1 ms to load."""
+    return kept_on_disk("fold-table", _build_table, __file__, shingles.__file__)
 
 
 def _build_table() -> np.ndarray:

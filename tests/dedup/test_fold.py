@@ -68,21 +68,35 @@ def test_the_scan_sends_only_what_it_must_to_python():
     assert verdicts[:5] == [0, 0, 0, SPACES, REPLACE] and verdicts[5] & NFKC
 
 
-def test_the_table_kept_on_disk_is_the_one_built(tmp_path, monkeypatch):
+def test_the_table_kept_on_disk_is_the_one_built(tmp_path):
     """_table() loads what an earlier process saved beside the module; it must be the table
-    _build_table makes, and a damaged file is built again rather than trusted."""
+    _build_table makes; a damaged file is built again rather than trusted, and a read-only folder
+    still gives the table."""
     from thresher.dedup import fold
+    from thresher.dedup.tables import kept_on_disk
 
     built = fold._build_table()
     fold._table.cache_clear()
     assert np.array_equal(fold._table(), built)  # saved by this call or an earlier process
-    saved = list((Path(fold.__file__).parent / "__pycache__").glob("fold-table-*.npy"))
-    assert saved
-    fold._table.cache_clear()
-    monkeypatch.setattr(fold, "__file__", str(tmp_path / "fold.py"))
-    (tmp_path / "fold.py").write_bytes(Path(saved[0].parents[1] / "fold.py").read_bytes())
-    (tmp_path / "__pycache__").mkdir()
-    for name in [p.name for p in saved]:
-        (tmp_path / "__pycache__" / name).write_bytes(b"not a table")
-    assert np.array_equal(fold._table(), built)
-    fold._table.cache_clear()
+    assert list((Path(fold.__file__).parent / "__pycache__").glob("fold-table-*.npy"))
+    module = tmp_path / "m.py"
+    module.write_text("x = 1")
+    calls = []
+
+    def build():
+        calls.append(1)
+        return np.arange(5)
+
+    assert np.array_equal(kept_on_disk("t", build, str(module)), np.arange(5)) and len(calls) == 1
+    assert np.array_equal(kept_on_disk("t", build, str(module)), np.arange(5)) and len(calls) == 1  # loaded
+    [saved] = (tmp_path / "__pycache__").glob("t-*.npy")
+    saved.write_bytes(b"not a table")
+    assert np.array_equal(kept_on_disk("t", build, str(module)), np.arange(5)) and len(calls) == 2
+    module.write_text("x = 2")  # another version of the module: its own table
+    assert np.array_equal(kept_on_disk("t", build, str(module)), np.arange(5)) and len(calls) == 3
+    (tmp_path / "__pycache__").chmod(0o500)
+    try:
+        module.write_text("x = 3")
+        assert np.array_equal(kept_on_disk("t", build, str(module)), np.arange(5)) and len(calls) == 4
+    finally:
+        (tmp_path / "__pycache__").chmod(0o700)

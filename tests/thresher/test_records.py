@@ -110,9 +110,10 @@ def test_arrow_batches_read_and_written_as_they_are(tmp_path):
     writer.write(new_document(id="first", kind="text", source="s", uri="f", text="one by one"), rank=0)
     for b in batches:
         writer.write(b.select([c for c in reversed(b.schema.names)]), rank=0)  # any column order
+    writer.write(new_document(id="last", kind="text", source="s", uri="l", text="after the batches"), rank=0)
     writer.close()
     back = list(RecordReader(out).run(None, 0, 1))
-    assert [d.id for d in back] == ["first"] + [d.id for d in docs]
+    assert [d.id for d in back] == ["first"] + [d.id for d in docs] + ["last"]
     assert back[1].media[0].metadata["caption"] == "a red square" and back[3].text == "x 1"
     assert pq.read_schema(out / "00000.parquet").equals(pq.read_schema(src / "00000.parquet"))
     bad = RecordWriter(tmp_path / "c")

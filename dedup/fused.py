@@ -481,7 +481,8 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     c = cp[three]
     cont[three] = t[0, 0xE0 | c >> 12] ^ t[1, 0x80 | (c >> 6) & 0x3F] ^ t[2, 0x80 | c & 0x3F]
     c = cp[four]
-    cont[four] = t[0, 0xF0 | c >> 18] ^ t[1, 0x80 | (c >> 12) & 0x3F] ^ t[2, 0x80 | (c >> 6) & 0x3F] ^ t[3, 0x80 | c & 0x3F]
+    cont[four] = (t[0, 0xF0 | c >> 18] ^ t[1, 0x80 | (c >> 12) & 0x3F] ^ t[2, 0x80 | (c >> 6) & 0x3F]
+                  ^ t[3, 0x80 | c & 0x3F])
     return norm, cont.astype(np.uint64), props
 
 

@@ -194,11 +194,25 @@ def train_bpe(lines_file: Path, prefix: Path, *, vocab_size: int, markers: Itera
             unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
         )
     release_freed_memory()
+    data = machine_free(model.getvalue())
     path = Path(f"{prefix}.model")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(model.getvalue())
+    tmp.write_bytes(data)
     tmp.replace(path)
-    return spm.SentencePieceProcessor(model_proto=model.getvalue())
+    return spm.SentencePieceProcessor(model_proto=data)
+
+
+def machine_free(model: bytes) -> bytes:
+    """The serialized model without what only says where it was trained: sentencepiece records its
+    `num_threads` in the trainer_spec (the CPU count by default), so the same text trained on a
+    machine with another core count gave another .model and vocabulary fingerprint. No piece and no
+    setting that encoding reads depends on it (protobuf, sentencepiece's own model schema)."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model)
+    proto.trainer_spec.ClearField("num_threads")
+    return proto.SerializeToString()
 
 
 class TextCodec(Codec):

@@ -95,3 +95,19 @@ def test_sampled_training_gives_the_same_model_in_another_process(tmp_path):
     assert model == (tmp_path / "p2" / "bpe.model").read_bytes()
     full = train_bpe(tmp_path / "lines.txt", tmp_path / "full", vocab_size=400, markers=MARKERS, threads=1)
     assert full.serialized_model_proto() != model  # 150 of the 600 lines were sampled, not all of them
+
+
+def test_the_model_does_not_record_the_thread_count(tmp_path):
+    """sentencepiece stores num_threads in the trainer_spec (the CPU count by default): models trained
+    with 1 and 2 threads have the same pieces and, with it taken out, the same bytes."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    _lines(tmp_path / "lines.txt")
+    models = []
+    for threads in (1, 2):
+        train_bpe(tmp_path / "lines.txt", tmp_path / f"bpe{threads}", vocab_size=400, markers=MARKERS, threads=threads)
+        models.append((tmp_path / f"bpe{threads}.model").read_bytes())
+    assert models[0] == models[1]
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(models[0])
+    assert not proto.trainer_spec.HasField("num_threads") and proto.trainer_spec.byte_fallback

@@ -245,3 +245,17 @@ def test_dotted_capital_i_is_lowered_in_the_kernel():
     docs = [x + "\u0130" + y + z for x in around for y in around for z in ["", " b", "\u0300"]]
     slow = _kernel_matches_python(docs)
     assert not slow[[d in ("\u0130", "a\u0130 b", " \u0130a") for d in docs]].any()
+
+
+def test_real_text_is_hashed_in_the_kernel_bit_for_bit():
+    """The real-text set (31 languages, page garbage): the same signatures and sets as the numpy
+    stages, and the table decides every text there (each one sent to Python costs a second pass)."""
+    import json
+    from pathlib import Path
+
+    real = Path(__file__).parents[1] / "data" / "real" / "text"
+    docs = [json.loads(line)["text"] for name in ("good.jsonl", "garbage.jsonl")
+            for line in (real / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(docs) > 500
+    slow = _kernel_matches_python(docs)
+    assert slow.sum() <= len(docs) // 100, [docs[i][:40] for i in np.flatnonzero(slow)]

@@ -6,7 +6,8 @@ int64 label per record plus one band's pairs, flat in the number of bands.
 
 Survivor rule, in order: a record of an earlier run (already published, so it stays), then the
 highest `score` (the configured rule: longest, quality, or source priority), then the longest
-content, then the first row (so that reruns pick the same one).
+content, then the lowest `tie` (a hash of the record id: the same survivor whatever the task count
+dealt the rows), then the first row.
 
 Near-duplicate similarity is not transitive: a chain of pairs each above the threshold joins
 records far below it (A-B 0.85, B-C 0.85, A-C 0.7). So each record a cluster would remove is
@@ -57,10 +58,12 @@ def components(n: int, pair_batches: Iterable[np.ndarray]) -> np.ndarray:
     return labels
 
 
-def survivors(labels: np.ndarray, earlier: np.ndarray, score: np.ndarray, length: np.ndarray) -> np.ndarray:
+def survivors(labels: np.ndarray, earlier: np.ndarray, score: np.ndarray, length: np.ndarray,
+              tie: np.ndarray | None = None) -> np.ndarray:
     """(n,) the row that survives in each row's cluster (itself when it is alone)."""
     rows = np.arange(labels.size)
-    order = np.lexsort((rows, -length, -score, ~earlier, labels))
+    tie = np.zeros(labels.size, np.uint64) if tie is None else tie
+    order = np.lexsort((rows, tie, -length, -score, ~earlier, labels))
     first = np.ones(order.size, dtype=bool)
     first[1:] = labels[order[1:]] != labels[order[:-1]]
     best = np.empty(labels.max() + 1 if labels.size else 0, dtype=np.int64)
@@ -69,7 +72,8 @@ def survivors(labels: np.ndarray, earlier: np.ndarray, score: np.ndarray, length
 
 
 def settle(n: int, pair_batches: Callable[[], Iterable[np.ndarray]], earlier: np.ndarray, score: np.ndarray,
-           length: np.ndarray, passes: Callable[[np.ndarray], np.ndarray], rounds: int = ROUNDS) -> tuple[np.ndarray, int]:
+           length: np.ndarray, passes: Callable[[np.ndarray], np.ndarray], rounds: int = ROUNDS,
+           tie: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """(n,) survivor row of each row, such that passes([[row, survivor]]) holds for every row whose
     survivor is another row, and the number of rows kept because they failed against the survivor
     of their first cluster and found no other.
@@ -87,7 +91,7 @@ def settle(n: int, pair_batches: Callable[[], Iterable[np.ndarray]], earlier: np
     surv, pending, failed = rows.copy(), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     for r in range(rounds):
         labels = components(n, (p[pending[p].all(axis=1)] for p in pair_batches()))
-        s = survivors(labels, earlier, score, length)
+        s = survivors(labels, earlier, score, length, tie)
         member = np.flatnonzero(pending & (s != rows))
         ok = passes(np.column_stack([member, s[member]])) & ~earlier[member] if member.size else np.zeros(0, bool)
         surv[member[ok]] = s[member[ok]]
@@ -115,7 +119,8 @@ def assign(ix: IndexSet, pair_files: list[Path], out: Path, checks: Checks) -> d
         ok[~ok] = verifier.near(pairs[~ok])
         return ok
 
-    surv, chained = settle(n, lambda: (np.load(f) for f in pair_files), earlier, score, ix.info("length"), passes)
+    surv, chained = settle(n, lambda: (np.load(f) for f in pair_files), earlier, score, ix.info("length"), passes,
+                           tie=ix.info("tie"))
     labels = surv  # a cluster is a survivor and its duplicates
     size = np.bincount(labels, minlength=n)[labels]
     cur = np.arange(ix.n_current)

@@ -4,7 +4,8 @@
                                   one made with the same values)
     <index>/keys/<rank>.npy       (n, slots) uint64: exact key, then LSH band keys (0: none)
     <index>/sig/<rank>.npy        (n, num_perm) uint32 MinHash signatures
-    <index>/meta/<rank>.parquet   id, group, status, score, length, check, phash, color: one row each
+    <index>/meta/<rank>.parquet   id, group, status, score, length, check, phash, color, tie: one row each
+                                  (tie: 64 bits of blake2b of the id, the survivor rule's last word)
     <index>/sets/<rank>.npy       (total, 1) uint32 shingle sets (sorted unique hashes), row after row,
     <index>/sets/<rank>.end.npy   (n, 1) int64 where each row's set ends (when params.shingle_sets)
     <index>/assign/<rank>.npz     written by the cluster step: what happened to each row
@@ -16,6 +17,7 @@ renamed when the rank is done (keys last), so a rank of any size needs one batch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -28,7 +30,7 @@ from thresher.dedup.features import Fingerprints, Params
 
 from thresher.errors import StageError
 
-INDEX_VERSION = 2  # 2: shingle sets
+INDEX_VERSION = 3  # 2: shingle sets; 3: tie (the same survivors whatever the task count)
 INFO_FIELDS = ("group", "status", "score", "length", "check", "phash", "color")
 
 
@@ -38,6 +40,14 @@ def _atomic_save(path: Path, write) -> None:
     with open(tmp, "wb") as f:
         write(f)
     os.replace(tmp, path)
+
+
+def tie_keys(ids: list[str]) -> np.ndarray:
+    """(n,) uint64: 64 bits of blake2b of each record id. The survivor rule's last tie-break before
+    the row number, so that equal records keep the same survivor however the extract folder is dealt
+    to tasks (the row numbers change with the task count; the ids do not)."""
+    return np.frombuffer(b"".join(hashlib.blake2b(i.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+                                  for i in ids), dtype="<u8").copy() if ids else np.zeros(0, np.uint64)
 
 
 def rank_name(rank: int) -> str:
@@ -109,7 +119,8 @@ class _NpyAppender:
 
 
 META_SCHEMA = pa.schema([("id", pa.string()), ("group", pa.uint8()), ("status", pa.uint8()), ("score", pa.float64()),
-                         ("length", pa.float64()), ("check", pa.uint64()), ("phash", pa.uint64()), ("color", pa.uint64())])
+                         ("length", pa.float64()), ("check", pa.uint64()), ("phash", pa.uint64()), ("color", pa.uint64()),
+                         ("tie", pa.uint64())])
 
 
 class RankWriter:
@@ -129,7 +140,8 @@ class RankWriter:
 
     def append(self, fp: Fingerprints, ids: list[str]) -> None:
         self.sig.append(fp.sig)
-        self.meta.write_table(pa.table({"id": ids, **{k: getattr(fp, k) for k in INFO_FIELDS}}, schema=META_SCHEMA))
+        self.meta.write_table(pa.table({"id": ids, **{k: getattr(fp, k) for k in INFO_FIELDS}, "tie": tie_keys(ids)},
+                                       schema=META_SCHEMA))
         if self.sets is not None:
             self.ends.append((self.sets.rows + np.cumsum(fp.set_len))[:, None])
             self.sets.append(fp.sets[:, None])
@@ -171,9 +183,15 @@ class Index:
                                for k in self._keys])
 
     def info(self, field: str) -> np.ndarray:
-        """(n,) one fingerprint field (INFO_FIELDS) over all ranks."""
-        parts = [pq.read_table(self.folder / "meta" / f"{rank_name(r)}.parquet", columns=[field])[field].to_numpy()
-                 for r in self.ranks]
+        """(n,) one fingerprint field (INFO_FIELDS, or "tie") over all ranks; "tie" of an index made
+        before it existed (version 2) is 0 everywhere (its rows then tie-break by row, as they did)."""
+        parts = []
+        for r, size in zip(self.ranks, self.sizes):
+            path = self.folder / "meta" / f"{rank_name(r)}.parquet"
+            if field == "tie" and "tie" not in pq.read_schema(path).names:
+                parts.append(np.zeros(size, np.uint64))
+                continue
+            parts.append(pq.read_table(path, columns=[field])[field].to_numpy())
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def sig_rows(self, rows: np.ndarray) -> np.ndarray:

@@ -38,7 +38,12 @@ if numba is not None:
     # point): numba's own accessor, private but what its str methods are built on (0.60-0.68
     # here). A str argument is not copied, so no text is encoded to UTF-8 before the kernel. Not
     # under the try: a numba without it must fail loudly, not fall back to the numpy path.
-    from numba.cpython.unicode import _get_code_point
+    try:
+        from numba.cpython.unicode import _get_code_point
+    except ImportError as e:  # pragma: no cover - a numba that moved its private accessor
+        raise ImportError(f"thresher's MinHash kernel reads str through numba.cpython.unicode._get_code_point, which "
+                          f"numba {numba.__version__} does not have (it was checked with 0.60-0.68): install "
+                          "'numba>=0.60,<0.69'") from e
 
     njit = numba.njit(cache=True, nogil=True, fastmath=False)
     # helpers numba puts into their callers: a call that passes arrays costs about as much as

@@ -19,6 +19,7 @@ import re
 import unicodedata
 
 import numpy as np
+from thresher.dedup.tables import kept_on_disk
 
 # The ASCII bytes `str.split()` treats as whitespace (\t \n \v \f \r, \x1c-\x1f, space).
 _WS = np.zeros(256, dtype=bool)
@@ -103,8 +104,16 @@ def _case_property(chars: list[str]) -> np.ndarray:
 
 @functools.cache
 def _fast_tables() -> tuple[np.ndarray, np.ndarray]:
-    """(fast_normalisation_table(), case_properties()), built together: the code points of the
-    tail are known only here."""
+    """(fast_normalisation_table(), case_properties()), built together (the code points of the tail
+    are known only there) and kept on disk (dedup/tables.py): 0.3-0.4 s to build in each process,
+    a fixed cost of every dedup run, against a millisecond to load."""
+    both = kept_on_disk("shingle-tables", lambda: np.stack([t.astype(np.int32) for t in _build_fast_tables()]),
+                        __file__)
+    return both[0].copy(), both[1].astype(np.uint8)
+
+
+def _build_fast_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(the table, the case properties), the same length: entry for entry."""
     chars = [chr(c) for c in range(1, FAST_LIMIT)]  # U+0000 is ASCII, and the separator below
     # One call each over all code points, "\0"-separated: NUL is a starter that composes with
     # nothing, so no code point's result depends on its neighbours here (capital sigma aside: SLOW).
@@ -155,6 +164,11 @@ def _canonical_pairs() -> list[tuple[int, int]]:
 
 @functools.cache
 def composition_keys() -> np.ndarray:
+    """_composition_keys(), kept on disk (dedup/tables.py)."""
+    return kept_on_disk("composition-keys", _composition_keys, __file__)
+
+
+def _composition_keys() -> np.ndarray:
     """Sorted int64 keys the fused kernel looks up when a MAYBE code point C follows the starter L:
     L << 21 | C for each canonical pair that NFKC composes, and L << 21 for each
     L with a canonical decomposition (its marks may reorder with a C that is not a starter)."""

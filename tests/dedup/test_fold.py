@@ -100,3 +100,16 @@ def test_the_table_kept_on_disk_is_the_one_built(tmp_path):
         assert np.array_equal(kept_on_disk("t", build, str(module)), np.arange(5)) and len(calls) == 4
     finally:
         (tmp_path / "__pycache__").chmod(0o700)
+
+
+def test_the_kernel_tables_kept_on_disk_are_the_ones_built():
+    """The MinHash kernel's normalisation tables and composition keys, loaded from __pycache__, are
+    the ones their builders make (same values, same dtypes)."""
+    from thresher.dedup import shingles
+
+    built = shingles._build_fast_tables()
+    shingles._fast_tables.cache_clear()
+    for got, want in zip(shingles._fast_tables(), built):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    shingles.composition_keys.cache_clear()
+    assert np.array_equal(shingles.composition_keys(), shingles._composition_keys())

@@ -1,39 +1,53 @@
 """Quiet-STaR on a task where an intermediate step helps: does thinking beat not thinking, and what does it cost?
 
-    python benchmarks/bench_quiet_star.py                       # CPU, tiny preset, 3 seeds
-    python benchmarks/bench_quiet_star.py --seeds 0 --steps 300 --digits 3 --thought-len 8
-    python benchmarks/bench_quiet_star.py --pretrain-only --pretrain 800 --lr 1e-2 --warmup 20 --curve-every 100
+    python benchmarks/bench_quiet_star.py --seeds 0,1,2,3,4 --cache /tmp/qs    # CPU, tiny preset, 3 digits
+    python benchmarks/bench_quiet_star.py --pretrain-only --digits 4 --pretrain 15000 --curve-every 1000
 
 The task: `a+b=s` with `--digits`-digit numbers and the sum written most significant digit first, so
-each digit of the sum depends on the carry coming from the digits to its right (the intermediate
-step a thought could work out). Problems are packed into windows as documents ending with EOS; the
-held-out problems (a + b with (a * 7 + b) % 10 == 0) never appear in training.
+each digit of the sum depends on the carries coming from the digits to its right. A fraction
+`--worked` of the training problems is written worked, `a+b=(r)s`: the sum least significant digit
+first (the order its carries are computed in) between two ordinary bracket tokens, then the sum
+(58+67=(521)125). That is where the model learns what a useful intermediate looks like. Problems
+are packed into windows as documents ending with EOS; the held-out problems (a + b with
+(a * 7 + b) % 10 == 0) never appear in training, plain or worked, and are scored plain only (no
+bracket in the prompt): the plain model must answer directly, the Quiet-STaR one may think.
 
 Protocol, per seed (each seed its own initial weights, training batches and held-out problems): the
-tiny preset is pretrained plainly for `--pretrain` steps, printing its curve (mean train loss,
-held-out answer loss and accuracy every `--curve-every` steps); from that same pretrained state one
-copy trains `--steps` more plain steps, another `--steps` Quiet-STaR steps (same batches, lr and
-schedule). Accuracy is on the held-out problems' answer digits, teacher-forced and greedy: a problem
-counts when every digit of its sum is right. The Quiet-STaR model is scored with its (greedy)
-thought and the mixing head, and also with its thoughts hidden (its base predictions). The table
-gives each seed and the mean and sample standard deviation over seeds. The cost factor is the
-median wall time of a Quiet-STaR step over a plain one (the same batch, so per trained token), the
-two timed step by step in turn on this machine.
+tiny preset is pretrained plainly on the mix for `--pretrain` steps, printing its curve (mean train
+loss; accuracy on plain and on worked problems of the training distribution; held-out answer loss
+and accuracy every `--curve-every` steps). From that state one copy trains `--steps` more plain
+steps, another `--steps` Quiet-STaR steps, on the same batches of the same mix (same lr and
+schedule, interleaved step by step). Before its phase the Quiet-STaR copy's <|thought|> and
+<|/thought|> embeddings are set to those of '(' and ')' (`init_thought_embeddings`; the paper starts
+both markers from the embedding of '---'; the tiny preset ties its embeddings, so the output rows
+follow). A thought is `--thought-len` tokens (default digits + 1, the worked step's length) and
+predicts the next `--n-future` tokens (default digits + 1, the sum's length), so the thought at '='
+sits exactly where a worked step would: '=' then '(' r ')' then the sum, at the same positions.
 
-The pretraining (PRETRAIN) was chosen from its curves alone: the train loss sits on a plateau (about
-1.25-1.3 nats, digit accuracy about 0.6) and then drops in one transition towards its floor (about
-0.91 nats a token: the operand digits, 9.1 nats of every 10-token problem, cannot be predicted);
-when the transition comes varies by seed. The earlier 800 steps at lr 1e-2 (warmup 20) ended on the
-plateau or inside the transition for all 5 seeds tried (problem accuracy 0.005-0.49), so the
-compared continuations started from states that differ from seed to seed and from one rounding
-change to the next. 3000 steps at 3e-3 (warmup 100) passed the transition for all 5 seeds tried
-(near steps 1600, 700, 1100, 900 and 1650) and their train loss ends at 1.006-1.009, within 0.013 of
-that over its last 750 steps. The fault was the step count, not the lr: 3000 steps at 1e-2 (warmup
-20) pass the transition too (seeds 0 and 4, near steps 1100 and 1600; train loss 1.009 / 1.010);
-3e-3 is kept because the figures of RESULTS.md were measured with it. Held-out accuracy still
-differs by seed after that (how well a model generalises to the unseen sums), which is why the table
-is per seed, with mean and spread. `--cache DIR` keeps each pretrained state for a rerun with the
-same arguments.
+Accuracy is on the held-out problems' sum digits, teacher-forced, each digit the greedy choice among
+the ten digits (after '=' a model trained on both forms also expects '('); a problem counts when
+every digit of its sum is right. The Quiet-STaR model is scored three ways: thinking before every
+token (each digit after its own position's greedy thought, mixed by the head, as `thresher sample
+--thoughts` decodes), with one thought at '=' (the whole sum from that thought and its
+teacher-forced futures, as training scores it), and with its thoughts hidden (its base
+predictions). `thought = worked step` is the share of held-out problems whose greedy thought at '='
+is exactly the sum least significant digit first, before and after the phase; a few such thoughts
+are printed per seed, with the mixing weight there. The table gives each seed and the mean and
+sample standard deviation over seeds. The cost factor is the median wall time of a Quiet-STaR step
+over a plain one (the same batch, so per trained token), the two timed step by step in turn.
+
+The sizes were chosen from train curves, not from the comparison. 2 digits: after 6000 steps the
+plain held-out accuracy is 0.94-1.00 for seeds 0-2 (nothing for a thought to add). 3 digits: the
+train loss sits on a plateau (1.25-1.35 nats) and drops in one transition (near steps 4500-5500
+and 2500-4000 for seeds 0 and 1 at 10000 steps; plain and worked train accuracy rise together);
+PRETRAIN's 10000 steps (lr 3e-3, warmup 100) pass it with room, seed 0's worked train accuracy
+being 1.000 from step 8000. 4 digits: after 10000 steps seed 0 answered 0.91 of plain train
+problems but 0.02 of worked ones (the worked form not learned), so there would be nothing for a
+thought to copy. The continuation's 300 steps (lr 2e-3 as before, not tuned) come from a probe of
+600 Quiet-STaR steps on seed 0 whose train lines alone were read (stopped at step 350): the mixing
+weight (mean over all positions) fell 0.024 -> 0.0085 -> 0.0058 at steps 50 / 100 / 200 and stayed
+there, the train future NLL with thoughts within 0.0005 nats of the one without from step 100.
+`--cache DIR` keeps each pretrained state for a rerun with the same arguments.
 """
 
 from __future__ import annotations
@@ -59,11 +73,11 @@ from common import interleaved, load_average  # noqa: E402
 EOS, START, END = 2, 5, 6
 DIGIT, PLUS, EQUALS, OPEN, CLOSE = 10, 20, 21, 22, 23  # digit d is token 10 + d; OPEN / CLOSE: ordinary brackets
 VOCAB = 32
-DIGITS = 2  # the default task size
+DIGITS = 3  # the default task size (see the module doc)
 NAMES = {EOS: "$", START: "<", END: ">", PLUS: "+", EQUALS: "=", OPEN: "(", CLOSE: ")"}  # for printing
 # the pretraining: long enough to pass the loss curve's transition for every seed (see the module doc), chosen from
 # the curves, not from the comparison
-PRETRAIN = {"steps": 3000, "lr": 3e-3, "warmup": 100}
+PRETRAIN = {"steps": 10000, "lr": 3e-3, "warmup": 100}
 
 
 def problem(a: int, b: int, digits: int, worked: bool = False) -> list[int]:
@@ -86,9 +100,10 @@ def held_out(a: int, b: int) -> bool:
 def windows(rng: np.random.Generator, n: int, T: int, digits: int, test: bool,
             worked: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """n rows of T + 1 tokens, packed problems (each row starts with one), a fraction `worked` of them
-    in the worked form, and a (n, T) mask of the targets that are the sum's digits (after the
-    bracket, in a worked problem) of a problem whose answer lies wholly inside the row, with each
-    target's problem number in its row (-1 elsewhere). `test`: only held-out problems, else none."""
+    in the worked form, and a (n, T) mask of the targets that are the digits after '=' (the sum; in
+    a worked problem the worked step and the sum) of a problem whose answer lies wholly inside the
+    row, with each target's problem number in its row (-1 elsewhere). `test`: only held-out
+    problems, else none."""
     hi = 10 ** digits
     rows, owner = np.zeros((n, T + 1), np.int64), np.full((n, T), -1)
     for r in range(n):
@@ -99,16 +114,15 @@ def windows(rng: np.random.Generator, n: int, T: int, digits: int, test: bool,
                 if held_out(a, b) == test:
                     break
             p = problem(a, b, digits, worked > 0 and rng.random() < worked)
-            answer_from = len(p) - 1 - (digits + 1)  # index of the first digit of the sum in p
-            own += [k if answer_from <= j < len(p) - 1 else -1 for j in range(len(p))]
+            answer_from = 2 * digits + 2  # the index of the first token after '=' in p
+            own += [k if j >= answer_from and DIGIT <= p[j] < DIGIT + 10 else -1 for j in range(len(p))]
             toks += p
             k += 1
         rows[r] = toks[:T + 1]
         # the target at t is token t + 1: it belongs to the problem of token t + 1
         owner[r] = np.array(own[1:T + 1])
-        last = owner[r].max()
-        if len(own) > T + 1 and own[T + 1] == last:  # that problem's answer goes past the row
-            owner[r][owner[r] == last] = -1
+        if len(toks) - 2 > T:  # the last problem's last digit (before its EOS) lies past the row's last target
+            owner[r][owner[r] == k - 1] = -1
     return rows, owner
 
 
@@ -159,16 +173,19 @@ def evaluate(model, head, qc, rows, owner, think: str = "") -> tuple[float, floa
 @torch.no_grad()
 def thoughts_at_equals(model, head, qc, rows, owner, digits: int, n_show: int) -> dict:
     """The greedy thought at the '=' of each held-out problem whose answer lies in its row: how often
-    it is the worked step (the sum least significant digit first), the mixing weight there (mean over
-    the futures), and the first `n_show` decoded ('123+456=' -> thought '9750' -> predicted '0579')."""
+    it is the worked step (the sum least significant digit first), the same among the problems whose
+    sum the model's own plain prediction gets wrong (where a thought could help), the mixing weight
+    at '=' (mean over the futures), and the first `n_show` decoded ('123+456=' -> thought '9750' ->
+    predicted '0579')."""
     model.eval()
     x = torch.from_numpy(rows[:, :-1])
-    same, weights, shown = [], [], []
+    same, weights, shown, base_wrong = [], [], [], []
     q1 = qc.model_copy(update={"n_thoughts": 1})
     for s in range(0, x.shape[0], 16):
         xb = x[s:s + 16]
         yb = torch.from_numpy(rows[s:s + 16, 1:])
         out = quiet_star_forward(model, head, q1, xb, yb, (START, END), greedy=True)
+        base = digit_argmax(model(xb))  # (B, T) the plain prediction
         slot = {int(i): p for p, i in enumerate(out.at)}
         for b, i in (xb == EQUALS).nonzero().tolist():
             if i not in slot or owner[s + b, i] < 0:  # only problems that are scored
@@ -177,12 +194,15 @@ def thoughts_at_equals(model, head, qc, rows, owner, digits: int, n_show: int) -
             answer = decode(rows[s + b, i + 1:i + 2 + digits].tolist())
             thought = decode(out.tokens[b, 0, slot[i]].tolist())
             same.append(thought == answer[::-1])
+            base_wrong.append(bool((base[b, i:i + digits + 1] != yb[b, i:i + digits + 1]).any()))
             weights.append(float(out.weight[b, 0, slot[i]].mean()))
             if len(shown) < n_show:
                 said = decode(digit_argmax(out.mixed_logp[b, 0, slot[i]]).tolist())
                 shown.append(f"{prompt} thought {thought!r} (worked step {answer[::-1]}) -> {said} (true {answer})")
     model.train()
-    return {"same": float(np.mean(same)), "w_equals": float(np.mean(weights)), "shown": shown}
+    wrong = [t for t, w in zip(same, base_wrong) if w]
+    return {"same": float(np.mean(same)), "w_equals": float(np.mean(weights)), "shown": shown,
+            "base_wrong": len(wrong), "same_if_wrong": float(np.mean(wrong)) if wrong else float("nan")}
 
 
 def plain_step(model, opts, scheds, x, y, grad_clip: float) -> float:
@@ -218,9 +238,9 @@ def answer_loss(model, rows, owner) -> float:
 def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tuple[Transformer, list[dict], float]:
     """The tiny preset trained plainly for `a.pretrain` steps from `seed` on the mix of plain and
     worked problems; the curve (train loss as the mean of the last `a.curve_every` steps, accuracy on
-    plain problems of the training distribution (`seen_rows`), held-out answer loss and accuracy)
-    and the wall time. With `--cache` a finished pretraining is saved and read back (same arguments,
-    same state)."""
+    plain problems of the training distribution (`seen_rows`) and on worked ones (worked step and
+    sum), held-out answer loss and accuracy) and the wall time. With `--cache` a finished
+    pretraining is saved and read back (same arguments, same state)."""
     key = (f"v2-s{seed}-d{a.digits}-k{a.worked:g}-T{a.seq_len}-b{a.batch}-n{a.pretrain}-lr{a.lr:g}-w{a.warmup}-"
            f"{a.schedule}-t{a.threads}")
     cached = Path(a.cache) / f"pretrain-{key}.pt" if a.cache else None
@@ -231,6 +251,7 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
         model.load_state_dict(blob["model"])
         return model, blob["curve"], blob["seconds"]
     rng = np.random.default_rng(seed)
+    worked_rows = windows(np.random.default_rng(40_000 + seed), a.eval_rows, a.seq_len, a.digits, False, worked=1.0)
     pre_tc = TrainConfig(preset="tiny", steps=a.pretrain, lr=a.lr, warmup_steps=a.warmup, batch_size=a.batch,
                          schedule=a.schedule)
     opt, sched = build_optimizer(model, pre_tc, torch.device("cpu"))
@@ -241,13 +262,16 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
         if step % a.curve_every == 0 or step == a.pretrain:
             acc = evaluate(model, None, None, test_rows, test_owner)
             seen = evaluate(model, None, None, seen_rows, seen_owner)
+            seen_worked = evaluate(model, None, None, *worked_rows)
             curve.append({"step": step, "train_loss": float(np.mean(losses)), "max_train_loss": float(np.max(losses)),
-                          "train_problem": seen[1], "answer_loss": answer_loss(model, test_rows, test_owner),
+                          "train_problem": seen[1], "train_worked": seen_worked[1],
+                          "answer_loss": answer_loss(model, test_rows, test_owner),
                           "digit": acc[0], "problem": acc[1]})
             losses = []
             c = curve[-1]
             print(f"  seed {seed} pretrain step {step}: train loss {c['train_loss']:.4f} (max {c['max_train_loss']:.3f}), "
-                  f"train problems {c['train_problem']:.3f}; held-out answer loss {c['answer_loss']:.4f}, "
+                  f"train problems {c['train_problem']:.3f} (worked {c['train_worked']:.3f}); "
+                  f"held-out answer loss {c['answer_loss']:.4f}, "
                   f"digit {c['digit']:.3f}, problem {c['problem']:.3f}", flush=True)
     seconds = time.perf_counter() - t0
     if cached is not None:
@@ -302,6 +326,7 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
             "at_equals": evaluate(think, head, qc, test_rows, test_owner, "at_equals"),
             "hidden": evaluate(think, head, qc, test_rows, test_owner),
             "same_before": before, "same": seen["same"], "w_equals": seen["w_equals"], "shown": seen["shown"],
+            "base_wrong": seen["base_wrong"], "same_if_wrong": seen["same_if_wrong"],
             "t_plain": timed["plain"][0], "t_think": timed["quiet-star"][0],
             "mix_first": mix[0] if mix else float("nan"), "mix_last": mix[-1] if mix else float("nan")}
 
@@ -321,16 +346,16 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=PRETRAIN["lr"], help="peak lr of the pretraining")
     ap.add_argument("--warmup", type=int, default=PRETRAIN["warmup"], help="warmup steps of the pretraining")
     ap.add_argument("--schedule", default="cosine", help="lr schedule of the pretraining")
-    ap.add_argument("--curve-every", type=int, default=250, help="steps per point of the pretraining curve")
+    ap.add_argument("--curve-every", type=int, default=500, help="steps per point of the pretraining curve")
     ap.add_argument("--pretrain-only", action="store_true", help="print the pretraining curves and stop")
     ap.add_argument("--cache", default="", help="folder for pretrained states (reused by a rerun with the same arguments)")
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=300, help="of the compared continuations (see the module doc)")
     ap.add_argument("--phase-lr", type=float, default=2e-3, help="of the compared continuations")
     ap.add_argument("--thought-len", type=int, default=0, help="0: the worked step's length, digits + 1")
     ap.add_argument("--n-thoughts", type=int, default=2)
     ap.add_argument("--n-future", type=int, default=0, help="0: the sum's length, digits + 1")
     ap.add_argument("--every", type=int, default=1)
-    ap.add_argument("--eval-rows", type=int, default=64)
+    ap.add_argument("--eval-rows", type=int, default=128)
     ap.add_argument("--show", type=int, default=5, help="sample thoughts printed per seed")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; each seed its own init, batches and test set")
@@ -350,7 +375,8 @@ def main() -> None:
         model, curve, seconds = pretrain(a, seed, test_rows, test_owner, seen_rows, seen_owner)
         last = curve[-1]
         print(f"seed {seed}: pretrained {a.pretrain} steps in {seconds:.0f} s; train loss {last['train_loss']:.4f}, "
-              f"train problems {last['train_problem']:.3f}; held-out answer loss {last['answer_loss']:.4f}, "
+              f"train problems {last['train_problem']:.3f} (worked {last.get('train_worked', float('nan')):.3f}); "
+              f"held-out answer loss {last['answer_loss']:.4f}, "
               f"digit {last['digit']:.3f}, problem {last['problem']:.3f} ({load_average()})", flush=True)
         if a.pretrain_only:
             continue
@@ -358,8 +384,10 @@ def main() -> None:
         r = compare(a, seed, model, test_rows, test_owner)
         results.append(r)
         print(f"seed {seed}: plain {r['plain']}, thinking {r['thinking']}, at '=' {r['at_equals']}, "
-              f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f}; "
-              f"cost {r['t_think'] / r['t_plain']:.1f}x; {time.perf_counter() - t0:.0f} s ({load_average()})", flush=True)
+              f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f} "
+              f"({r['same_if_wrong']:.3f} of the {r['base_wrong']} problems its plain prediction gets wrong); "
+              f"cost {r['t_think'] / r['t_plain']:.1f}x; {time.perf_counter() - t0:.0f} s ({load_average()})",
+              flush=True)
         for line in r["shown"]:
             print(f"  {line}")
     if not results:
@@ -370,15 +398,17 @@ def main() -> None:
           f"Quiet-STaR ({qc}), lr {a.phase_lr:g}")
     print("held-out accuracy, digit / problem (teacher-forced, greedy among the digits); thought = worked step: "
           "share of the greedy thoughts at '=' that are the sum least significant digit first, at the phase's start "
-          "-> end; cost = median Quiet-STaR step / plain step")
+          "-> end (at the end, among the problems its own thoughts-hidden prediction gets wrong); "
+          "cost = median Quiet-STaR step / plain step")
     cols = ("pretrained", "plain", "thinking", "at_equals", "hidden")
     print("| seed | pretrained | plain | Quiet-STaR, thinking | Quiet-STaR, one thought at '=' | "
           "Quiet-STaR, thoughts hidden | thought = worked step | mix weight first -> last (at '=') | cost per token |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in cols]
-        print(f"| {r['seed']} | " + " | ".join(cells) + f" | {r['same_before']:.2f} -> {r['same']:.2f} | "
-              f"{r['mix_first']:.3f} -> {r['mix_last']:.3f} ({r['w_equals']:.2f}) | {r['t_think'] / r['t_plain']:.1f}x |")
+        print(f"| {r['seed']} | " + " | ".join(cells) + f" | {r['same_before']:.2f} -> {r['same']:.2f} "
+              f"({r['same_if_wrong']:.2f} of {r['base_wrong']}) | {r['mix_first']:.3f} -> {r['mix_last']:.3f} "
+              f"({r['w_equals']:.2f}) | {r['t_think'] / r['t_plain']:.1f}x |")
     cells = [f"{_mean_sd([r[k][0] for r in results])} / {_mean_sd([r[k][1] for r in results])}" for k in cols]
     costs = [r["t_think"] / r["t_plain"] for r in results]
     print("| mean ± sd | " + " | ".join(cells) + f" | {_mean_sd([r['same'] for r in results])} | "

@@ -83,11 +83,11 @@ def test_held_out_problems_never_reach_training_plain_or_worked(bench):
     assert test and not any(m[3] for m in test)  # held out: plain problems only
     unseen = {(int(m[1]), int(m[2])) for m in test}
     assert all(bench.held_out(a, b) for a, b in unseen) and not unseen & seen
-    # the scored targets are the sum's digits (after the bracket in a worked problem), whole sums only
+    # the scored targets are the digits after '=' (worked step and sum in a worked problem), whole answers only
     for r, o in ((rows, owner), (test_rows, test_owner)):
         for i in range(r.shape[0]):
             sums = [bench.decode(r[i, 1:][o[i] == k].tolist()) for k in sorted(set(o[i][o[i] >= 0].tolist()))]
-            whole = [m[5] for m in problems_in(bench, r[i:i + 1])]
+            whole = [(m[4] or "") + m[5] for m in problems_in(bench, r[i:i + 1])]
             assert sums == whole[:len(sums)] and len(whole) - len(sums) <= 1
 
 

@@ -36,17 +36,20 @@ are printed per seed, with the mixing weight there. The table gives each seed an
 sample standard deviation over seeds. The cost factor is the median wall time of a Quiet-STaR step
 over a plain one (the same batch, so per trained token), the two timed step by step in turn.
 
-The sizes were chosen from train curves, not from the comparison. 2 digits: after 6000 steps the
-plain held-out accuracy is 0.94-1.00 for seeds 0-2 (nothing for a thought to add). 3 digits: the
-train loss sits on a plateau (1.25-1.35 nats) and drops in one transition (near steps 4500-5500
-and 2500-4000 for seeds 0 and 1 at 10000 steps; plain and worked train accuracy rise together);
-PRETRAIN's 10000 steps (lr 3e-3, warmup 100) pass it with room, seed 0's worked train accuracy
-being 1.000 from step 8000. 4 digits: after 10000 steps seed 0 answered 0.91 of plain train
-problems but 0.02 of worked ones (the worked form not learned), so there would be nothing for a
-thought to copy. The continuation's 300 steps (lr 2e-3 as before, not tuned) come from a probe of
-600 Quiet-STaR steps on seed 0 whose train lines alone were read (stopped at step 350): the mixing
-weight (mean over all positions) fell 0.024 -> 0.0085 -> 0.0058 at steps 50 / 100 / 200 and stayed
-there, the train future NLL with thoughts within 0.0005 nats of the one without from step 100.
+The sizes were chosen from the pretraining curves (the train ones, and the pretrained model's held-
+out plain accuracy for the number of digits), never from the Quiet-STaR-vs-plain comparison. 2
+digits: after 6000 steps the plain held-out accuracy is 0.94-1.00 for seeds 0-2 (nothing for a
+thought to add). 3 digits: the train loss sits on a plateau (1.25-1.35 nats) and drops in one
+transition (near steps 4000-5500, 2500-3000, 2500-3500, 1000-2000 and 2500-3500 for seeds 0-4; the
+train accuracy on plain and on worked problems rises in the same transition, not first for the
+worked form); PRETRAIN's 10000 steps (lr 3e-3, warmup 100) pass it with room for all five, whose
+train loss ends at 0.956-0.959, within 0.005 of where it was 2000 steps earlier. 4 digits: at step
+10000 of a 15000-step run seed 0 answered 0.91 of plain train problems but 0.02 of worked ones (the
+worked form not learned), so there would be no worked step for a thought to reuse. The
+continuation's 300 steps (lr 2e-3 as before, not tuned) come from a probe of 600 Quiet-STaR steps on
+seed 0 whose train lines alone were read (stopped at step 350): the mixing weight (mean over all
+positions) fell 0.024 -> 0.0085 -> 0.0058 at steps 50 / 100 / 200 and stayed there, the train future
+NLL with thoughts within 0.0005 nats of the one without from step 100.
 `--cache DIR` keeps each pretrained state for a rerun with the same arguments.
 """
 

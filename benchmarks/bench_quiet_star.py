@@ -36,8 +36,8 @@ are printed per seed, with the mixing weight there. The table gives each seed an
 sample standard deviation over seeds. The cost factor is the median wall time of a Quiet-STaR step
 over a plain one (the same batch, so per trained token), the two timed step by step in turn.
 
-The sizes were chosen from the pretraining curves (the train ones, and the pretrained model's held-
-out plain accuracy for the number of digits), never from the Quiet-STaR-vs-plain comparison. 2
+The sizes were chosen from the pretraining curves (the train ones, and the pretrained model's
+held-out plain accuracy for the number of digits), never from the Quiet-STaR-vs-plain comparison. 2
 digits: after 6000 steps the plain held-out accuracy is 0.94-1.00 for seeds 0-2 (nothing for a
 thought to add). 3 digits: the train loss sits on a plateau (1.25-1.35 nats) and drops in one
 transition (near steps 4000-5500, 2500-3000, 2500-3500, 1000-2000 and 2500-3500 for seeds 0-4; the

@@ -19,15 +19,19 @@ from thresher.dedup.index import IndexSet
 from thresher.dedup.verify import Checks, Verifier
 
 
-def candidate_pairs(keys: np.ndarray, usable: np.ndarray, window: int, tiebreak: np.ndarray | None = None) -> np.ndarray:
+def candidate_pairs(keys: np.ndarray, usable: np.ndarray, window: int, tiebreak: np.ndarray | None = None,
+                    tie: np.ndarray | None = None) -> np.ndarray:
     """(n,) keys -> (n_pairs, 2) int64 rows (i, j) with keys[i] == keys[j] != 0, each row paired
-    with the next `window` rows of its bucket in (key, tiebreak) order.
+    with the next `window` rows of its bucket in (key, tiebreak, tie) order (tie: the index's hash
+    of each record id, so that a bucket's order, and which of its records are compared, is the same
+    however the rows were dealt to tasks; then the row).
 
     >>> candidate_pairs(np.array([5, 0, 5, 7, 5], np.uint64), np.ones(5, bool), 1).tolist()
     [[0, 2], [2, 4]]
     """
     rows = np.flatnonzero(usable & (keys != 0))
-    order = np.lexsort((tiebreak[rows], keys[rows])) if tiebreak is not None else np.argsort(keys[rows], kind="stable")
+    sort_by = [a[rows] for a in (tie, tiebreak) if a is not None]
+    order = np.lexsort((*sort_by, keys[rows])) if sort_by else np.argsort(keys[rows], kind="stable")
     rows = rows[order]
     k = keys[rows]
     pairs = []
@@ -44,7 +48,8 @@ def band_pairs(ix: IndexSet, slot: int, checks: Checks, verifier: Verifier | Non
     (pass one `verifier` to all the slots of a task: it remembers the pairs it checked)."""
     verifier = verifier or Verifier(ix, checks)
     group = verifier.info("group")
-    pairs = candidate_pairs(ix.keys(slot), ix.usable(), 1 if slot == 0 else checks.window, verifier.info("phash"))
+    pairs = candidate_pairs(ix.keys(slot), ix.usable(), 1 if slot == 0 else checks.window, verifier.info("phash"),
+                            verifier.info("tie"))
     # a pair of two earlier records changes nothing: they were deduplicated in their own run
     pairs = pairs[(pairs < ix.n_current).any(axis=1)]
     pairs = pairs[group[pairs[:, 0]] == group[pairs[:, 1]]]

@@ -29,12 +29,16 @@ the ten digits (after '=' a model trained on both forms also expects '('); a pro
 every digit of its sum is right. The Quiet-STaR model is scored three ways: thinking before every
 token (each digit after its own position's greedy thought, mixed by the head, as `thresher sample
 --thoughts` decodes), with one thought at '=' (the whole sum from that thought and its
-teacher-forced futures, as training scores it), and with its thoughts hidden (its base
-predictions). `thought = worked step` is the share of held-out problems whose greedy thought at '='
-is exactly the sum least significant digit first, before and after the phase; a few such thoughts
-are printed per seed, with the mixing weight there. The table gives each seed and the mean and
-sample standard deviation over seeds. The cost factor is the median wall time of a Quiet-STaR step
-over a plain one (the same batch, so per trained token), the two timed step by step in turn.
+teacher-forced futures, as training scores it), and with its thoughts hidden (its base predictions).
+Beside them, as a diagnostic of what the thoughts carry whatever the trained head makes of them, the
+thought at '=' trusted fully (w = 1: the sum read from the prediction after the thought alone),
+before the phase (the pretrained model with its markers set) and after it. `thought = worked step`
+is the share of held-out problems whose greedy thought at '=' is exactly the sum least significant
+digit first, before and after the phase, and after it among the problems the model's own
+thoughts-hidden prediction gets wrong; a few such thoughts are printed per seed, with the mixing
+weight at '='. The table gives each seed and the mean and sample standard deviation over seeds. The
+cost factor is the median wall time of a Quiet-STaR step over a plain one (the same batch, so per
+trained token), the two timed step by step in turn.
 
 The sizes were chosen from the pretraining curves (the train ones, and the pretrained model's
 held-out plain accuracy for the number of digits), never from the Quiet-STaR-vs-plain comparison. 2
@@ -142,6 +146,14 @@ def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tu
     digits = float(ok[mask].mean())
     problems = [ok[r][owner[r] == k].all() for r in range(owner.shape[0]) for k in set(owner[r][mask[r]].tolist())]
     return digits, float(np.mean(problems))
+
+
+class Trusted(torch.nn.Module):
+    """A mixing head that always answers w = 1: the prediction after the thought alone (a diagnostic
+    of what the thoughts carry, whatever the trained head makes of them)."""
+
+    def forward(self, h_base: torch.Tensor, h_thought: torch.Tensor) -> torch.Tensor:
+        return torch.ones(*h_base.shape[:-1], 1)
 
 
 @torch.no_grad()
@@ -307,6 +319,7 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     opts = [build_optimizer(think, tc, torch.device("cpu")), build_optimizer(head, tc, torch.device("cpu"))]
     gen = torch.Generator().manual_seed(seed)
     before = thoughts_at_equals(think, head, qc, test_rows, test_owner, a.digits, 0)["same"]
+    trusted_before = evaluate(think, Trusted(), qc, test_rows, test_owner, "at_equals")  # the pretrained thought
     mix = []
 
     def think_step(k: int) -> dict:
@@ -327,6 +340,8 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
             "plain": evaluate(plain, None, None, test_rows, test_owner),
             "thinking": evaluate(think, head, qc, test_rows, test_owner, "every"),
             "at_equals": evaluate(think, head, qc, test_rows, test_owner, "at_equals"),
+            "trusted": evaluate(think, Trusted(), qc, test_rows, test_owner, "at_equals"),
+            "trusted_before": trusted_before,
             "hidden": evaluate(think, head, qc, test_rows, test_owner),
             "same_before": before, "same": seen["same"], "w_equals": seen["w_equals"], "shown": seen["shown"],
             "base_wrong": seen["base_wrong"], "same_if_wrong": seen["same_if_wrong"],
@@ -387,6 +402,7 @@ def main() -> None:
         r = compare(a, seed, model, test_rows, test_owner)
         results.append(r)
         print(f"seed {seed}: plain {r['plain']}, thinking {r['thinking']}, at '=' {r['at_equals']}, "
+              f"at '=' trusted {r['trusted_before']} -> {r['trusted']}, "
               f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f} "
               f"({r['same_if_wrong']:.3f} of the {r['base_wrong']} problems its plain prediction gets wrong); "
               f"cost {r['t_think'] / r['t_plain']:.1f}x; {time.perf_counter() - t0:.0f} s ({load_average()})",
@@ -403,10 +419,11 @@ def main() -> None:
           "share of the greedy thoughts at '=' that are the sum least significant digit first, at the phase's start "
           "-> end (at the end, among the problems its own thoughts-hidden prediction gets wrong); "
           "cost = median Quiet-STaR step / plain step")
-    cols = ("pretrained", "plain", "thinking", "at_equals", "hidden")
+    cols = ("pretrained", "plain", "thinking", "at_equals", "hidden", "trusted_before", "trusted")
     print("| seed | pretrained | plain | Quiet-STaR, thinking | Quiet-STaR, one thought at '=' | "
-          "Quiet-STaR, thoughts hidden | thought = worked step | mix weight first -> last (at '=') | cost per token |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "Quiet-STaR, thoughts hidden | thought at '=' trusted (w = 1), before the phase | after | "
+          "thought = worked step | mix weight first -> last (at '=') | cost per token |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in cols]
         print(f"| {r['seed']} | " + " | ".join(cells) + f" | {r['same_before']:.2f} -> {r['same']:.2f} "
@@ -417,7 +434,7 @@ def main() -> None:
     print("| mean ± sd | " + " | ".join(cells) + f" | {_mean_sd([r['same'] for r in results])} | "
           f"{_mean_sd([r['mix_last'] for r in results])} ({_mean_sd([r['w_equals'] for r in results])}) | "
           f"{np.median(costs):.1f}x (median) |")
-    for k in ("thinking", "at_equals", "hidden"):
+    for k in ("thinking", "at_equals", "hidden", "trusted"):
         diff = [r[k][1] - r["plain"][1] for r in results]
         print(f"problem accuracy, Quiet-STaR {k} minus plain, per seed: " + ", ".join(f"{d:+.3f}" for d in diff)
               + f" (mean {_mean_sd(diff)})")

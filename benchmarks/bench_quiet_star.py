@@ -148,6 +148,41 @@ def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tu
     return digits, float(np.mean(problems))
 
 
+def scored_problems(rows: np.ndarray, owner: np.ndarray, digits: int) -> list[tuple[int, int]]:
+    """(a, b) of each problem of plain `rows` whose answer is scored, row by row: a row '03+45=048$...'
+    with 2 digits -> [(3, 45), ...]."""
+    pairs = []
+    for r in range(owner.shape[0]):
+        for k in sorted(set(owner[r][owner[r] >= 0].tolist())):
+            t0 = int(np.flatnonzero(owner[r] == k)[0])  # the first target is token t0 + 1, so token t0 is '='
+            assert rows[r, t0] == EQUALS, "scored_problems reads plain problems only"
+            a, b = (rows[r, t0 - 2 * digits - 1:t0].tolist()[j * (digits + 1):j * (digits + 1) + digits] for j in (0, 1))
+            pairs.append((int(decode(a)), int(decode(b))))
+    return pairs
+
+
+@torch.no_grad()
+def worked_accuracy(model, pairs: list[tuple[int, int]], digits: int) -> tuple[float, float]:
+    """(worked step, sum) problem accuracy of the worked form written by the model itself: from the prompt
+    'a+b=(' it writes digits + 1 digits greedily (each the most likely of the ten), ')' is given, then it
+    writes the sum the same way after its own step; a problem counts when every digit of its written
+    worked step (resp. of its sum after the bracket) is right. Whether the model can do the task in text."""
+    model.eval()
+    full = torch.tensor([problem(a, b, digits, worked=True) for a, b in pairs])  # (N, 4 digits + 7) ending in EOS
+    start, close = 2 * digits + 3, 3 * digits + 4  # the first token after '(', the index of ')'
+    x = full[:, :start]
+    while x.shape[1] < full.shape[1] - 1:
+        if x.shape[1] == close:
+            nxt = torch.full((x.shape[0],), CLOSE)
+        else:
+            nxt = torch.cat([digit_argmax(model(x[s:s + 256])[:, -1]) for s in range(0, x.shape[0], 256)])
+        x = torch.cat([x, nxt[:, None]], 1)
+    model.train()
+    step = (x[:, start:close] == full[:, start:close]).all(1)
+    total = (x[:, close + 1:] == full[:, close + 1:-1]).all(1)
+    return float(step.float().mean()), float(total.float().mean())
+
+
 class Trusted(torch.nn.Module):
     """A mixing head that always answers w = 1: the prediction after the thought alone (a diagnostic
     of what the thoughts carry, whatever the trained head makes of them)."""
@@ -267,6 +302,7 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
         return model, blob["curve"], blob["seconds"]
     rng = np.random.default_rng(seed)
     worked_rows = windows(np.random.default_rng(40_000 + seed), a.eval_rows, a.seq_len, a.digits, False, worked=1.0)
+    pairs = scored_problems(test_rows, test_owner, a.digits)  # the held-out problems, for the worked form
     pre_tc = TrainConfig(preset="tiny", steps=a.pretrain, lr=a.lr, warmup_steps=a.warmup, batch_size=a.batch,
                          schedule=a.schedule)
     opt, sched = build_optimizer(model, pre_tc, torch.device("cpu"))
@@ -278,16 +314,18 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
             acc = evaluate(model, None, None, test_rows, test_owner)
             seen = evaluate(model, None, None, seen_rows, seen_owner)
             seen_worked = evaluate(model, None, None, *worked_rows)
+            held_step, held_worked = worked_accuracy(model, pairs, a.digits)
             curve.append({"step": step, "train_loss": float(np.mean(losses)), "max_train_loss": float(np.max(losses)),
                           "train_problem": seen[1], "train_worked": seen_worked[1],
                           "answer_loss": answer_loss(model, test_rows, test_owner),
-                          "digit": acc[0], "problem": acc[1]})
+                          "digit": acc[0], "problem": acc[1], "held_step": held_step, "held_worked": held_worked})
             losses = []
             c = curve[-1]
             print(f"  seed {seed} pretrain step {step}: train loss {c['train_loss']:.4f} (max {c['max_train_loss']:.3f}), "
                   f"train problems {c['train_problem']:.3f} (worked {c['train_worked']:.3f}); "
                   f"held-out answer loss {c['answer_loss']:.4f}, "
-                  f"digit {c['digit']:.3f}, problem {c['problem']:.3f}", flush=True)
+                  f"digit {c['digit']:.3f}, problem {c['problem']:.3f}; held-out worked, self-written: "
+                  f"step {c['held_step']:.3f}, sum {c['held_worked']:.3f}", flush=True)
     seconds = time.perf_counter() - t0
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -337,6 +375,7 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
                          "quiet-star": think_step}, a.steps)
     seen = thoughts_at_equals(think, head, qc, test_rows, test_owner, a.digits, a.show)
     return {"seed": seed, "pretrained": evaluate(model, None, None, test_rows, test_owner),
+            "worked_pre": worked_accuracy(model, scored_problems(test_rows, test_owner, a.digits), a.digits),
             "plain": evaluate(plain, None, None, test_rows, test_owner),
             "thinking": evaluate(think, head, qc, test_rows, test_owner, "every"),
             "at_equals": evaluate(think, head, qc, test_rows, test_owner, "at_equals"),
@@ -378,6 +417,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; each seed its own init, batches and test set")
     a = ap.parse_args()
+    if not 0 <= a.worked <= 1:
+        ap.error(f"--worked is a fraction of the training problems, between 0 and 1, got {a.worked}")
     a.thought_len = a.thought_len or a.digits + 1
     a.n_future = a.n_future or a.digits + 1
     torch.set_num_threads(a.threads)
@@ -395,13 +436,16 @@ def main() -> None:
         print(f"seed {seed}: pretrained {a.pretrain} steps in {seconds:.0f} s; train loss {last['train_loss']:.4f}, "
               f"train problems {last['train_problem']:.3f} (worked {last.get('train_worked', float('nan')):.3f}); "
               f"held-out answer loss {last['answer_loss']:.4f}, "
-              f"digit {last['digit']:.3f}, problem {last['problem']:.3f} ({load_average()})", flush=True)
+              f"digit {last['digit']:.3f}, problem {last['problem']:.3f}; held-out worked, self-written: step "
+              f"{last.get('held_step', float('nan')):.3f}, sum {last.get('held_worked', float('nan')):.3f} "
+              f"({load_average()})", flush=True)
         if a.pretrain_only:
             continue
         t0 = time.perf_counter()
         r = compare(a, seed, model, test_rows, test_owner)
         results.append(r)
-        print(f"seed {seed}: plain {r['plain']}, thinking {r['thinking']}, at '=' {r['at_equals']}, "
+        print(f"seed {seed}: pretrained {r['pretrained']}, worked form self-written (step, sum) {r['worked_pre']}; "
+              f"plain {r['plain']}, thinking {r['thinking']}, at '=' {r['at_equals']}, "
               f"at '=' trusted {r['trusted_before']} -> {r['trusted']}, "
               f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f} "
               f"({r['same_if_wrong']:.3f} of the {r['base_wrong']} problems its plain prediction gets wrong); "
@@ -419,11 +463,11 @@ def main() -> None:
           "share of the greedy thoughts at '=' that are the sum least significant digit first, at the phase's start "
           "-> end (at the end, among the problems its own thoughts-hidden prediction gets wrong); "
           "cost = median Quiet-STaR step / plain step")
-    cols = ("pretrained", "plain", "thinking", "at_equals", "hidden", "trusted_before", "trusted")
-    print("| seed | pretrained | plain | Quiet-STaR, thinking | Quiet-STaR, one thought at '=' | "
-          "Quiet-STaR, thoughts hidden | thought at '=' trusted (w = 1), before the phase | after | "
+    cols = ("pretrained", "worked_pre", "plain", "thinking", "at_equals", "hidden", "trusted_before", "trusted")
+    print("| seed | pretrained | pretrained, worked form self-written (step / sum problems) | plain | "
+          "Quiet-STaR, thinking | Quiet-STaR, one thought at '=' | Quiet-STaR, thoughts hidden | thought at '=' trusted (w = 1), before the phase | after | "
           "thought = worked step | mix weight first -> last (at '=') | cost per token |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in cols]
         print(f"| {r['seed']} | " + " | ".join(cells) + f" | {r['same_before']:.2f} -> {r['same']:.2f} "

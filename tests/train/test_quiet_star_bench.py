@@ -128,3 +128,63 @@ def test_a_fresh_phase_starts_its_markers_from_the_given_tokens(chain_shards, tm
         w = torch.load(res.checkpoint, weights_only=False)["model"]["embed.weight"]
         gap = float((w[[5, 6]] - w[[40, 41]]).abs().max())
         assert (gap < 1e-9) if same else (gap > 1e-3), gap
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.9, 1.0])
+def test_the_worked_fraction_is_respected(bench, fraction):
+    rows, _ = bench.windows(np.random.default_rng(3), 300, 64, 3, test=False, worked=fraction)
+    train = problems_in(bench, rows)
+    share = sum(bool(m[3]) for m in train) / len(train)
+    assert abs(share - fraction) < 0.03, share  # about 1,500 problems: the binomial sd is under 0.008
+
+
+def test_a_worked_fraction_outside_0_1_is_refused(bench, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["bench_quiet_star.py", "--worked", "1.5", "--pretrain-only"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert "--worked" in capsys.readouterr().err
+
+
+class Scripted(torch.nn.Module):
+    """A stand-in model that writes worked problems 'a+b=(r)s': the true step and sum, or a wrong step
+    (each digit + 1) with the true sum, or a wrong step copied reversed as the sum, for problems with
+    `wrong(a, b)`. Logits one-hot on the next token at every position."""
+
+    def __init__(self, bench, digits, how, wrong):
+        super().__init__()
+        self.bench, self.digits, self.how, self.wrong = bench, digits, how, wrong
+
+    def forward(self, x):
+        b_, d = self.bench, self.digits
+        logits = torch.zeros(*x.shape, b_.VOCAB)
+        for i, row in enumerate(x.tolist()):
+            a, b = int(b_.decode(row[:d])), int(b_.decode(row[d + 1:2 * d + 1]))
+            full = b_.problem(a, b, d, worked=True)
+            if self.wrong(a, b):
+                step = [b_.DIGIT + (t - b_.DIGIT + 1) % 10 for t in full[2 * d + 3:3 * d + 4]]
+                full[2 * d + 3:3 * d + 4] = step
+                if self.how == "copy":
+                    full[3 * d + 5:4 * d + 6] = step[::-1]
+            logits[i, -1, full[len(row)]] = 1.0
+        return logits
+
+
+def test_the_self_written_worked_form_is_scored_on_the_step_and_on_the_sum_after_the_bracket(bench):
+    digits = 3
+    test_rows, test_owner = bench.windows(np.random.default_rng(4), 16, 64, digits, test=True)
+    pairs = bench.scored_problems(test_rows, test_owner, digits)
+    assert len(pairs) == int(sum(len(set(r[r >= 0].tolist())) for r in test_owner))
+    for i in range(test_rows.shape[0]):  # row by row, the problems in order (the last may not be scored)
+        here = bench.scored_problems(test_rows[i:i + 1], test_owner[i:i + 1], digits)
+        whole = [(int(m[1]), int(m[2])) for m in problems_in(bench, test_rows[i:i + 1])]
+        assert here and here == whole[:len(here)]
+    assert all(bench.held_out(a, b) for a, b in pairs)
+    odd = [a % 2 == 1 for a, _ in pairs]
+    assert 0 < sum(odd) < len(pairs)
+    right = Scripted(bench, digits, "right", lambda a, b: False)
+    assert bench.worked_accuracy(right, pairs, digits) == (1.0, 1.0)
+    some = 1 - np.mean(odd)
+    wrong_step = Scripted(bench, digits, "right", lambda a, b: a % 2 == 1)
+    assert bench.worked_accuracy(wrong_step, pairs, digits) == pytest.approx((some, 1.0))
+    copied = Scripted(bench, digits, "copy", lambda a, b: a % 2 == 1)
+    assert bench.worked_accuracy(copied, pairs, digits) == pytest.approx((some, some))

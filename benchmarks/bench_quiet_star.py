@@ -334,19 +334,27 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
     return model, curve, seconds
 
 
+def phase_batches(a, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The continuation's `a.steps` (x, y) batches, the same for both copies: new training problems, a
+    fraction `a.phase_worked` of them worked (the pretraining's `a.worked` when it is None)."""
+    rng = np.random.default_rng(20_000 + seed)
+    worked = a.worked if a.phase_worked is None else a.phase_worked
+    batches = []
+    for _ in range(a.steps):
+        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False, worked=worked)
+        batches.append((torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])))
+    return batches
+
+
 def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     """From the pretrained `model`: one copy `a.steps` more plain steps, another `a.steps` Quiet-STaR
     steps (its thought markers started from the bracket tokens) on the same batches of the same mix
     (same lr and schedule), interleaved step by step; accuracies, the thoughts at '=' and the median
     step times."""
-    rng = np.random.default_rng(20_000 + seed)  # the continuation's batches: new problems, same for both copies
     qc = QuietStarConfig(thought_len=a.thought_len, n_thoughts=a.n_thoughts, n_future=a.n_future, every=a.every,
                          init_markers_from=(OPEN, CLOSE))
     tc = TrainConfig(preset="tiny", steps=a.steps, lr=a.phase_lr, warmup_steps=10, batch_size=a.batch, schedule="cosine")
-    batches = []
-    for _ in range(a.steps):
-        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False, worked=a.worked)
-        batches.append((torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])))
+    batches = phase_batches(a, seed)
 
     plain = copy.deepcopy(model)
     p_opt, p_sched = build_optimizer(plain, tc, torch.device("cpu"))
@@ -407,6 +415,8 @@ def main() -> None:
     ap.add_argument("--pretrain-only", action="store_true", help="print the pretraining curves and stop")
     ap.add_argument("--cache", default="", help="folder for pretrained states (reused by a rerun with the same arguments)")
     ap.add_argument("--steps", type=int, default=300, help="of the compared continuations (see the module doc)")
+    ap.add_argument("--phase-worked", type=float, default=None,
+                    help="fraction of worked problems in the compared continuations (default: --worked)")
     ap.add_argument("--phase-lr", type=float, default=2e-3, help="of the compared continuations")
     ap.add_argument("--thought-len", type=int, default=0, help="0: the worked step's length, digits + 1")
     ap.add_argument("--n-thoughts", type=int, default=2)
@@ -417,8 +427,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; each seed its own init, batches and test set")
     a = ap.parse_args()
-    if not 0 <= a.worked <= 1:
-        ap.error(f"--worked is a fraction of the training problems, between 0 and 1, got {a.worked}")
+    for name, v in (("--worked", a.worked), ("--phase-worked", a.phase_worked)):
+        if v is not None and not 0 <= v <= 1:
+            ap.error(f"{name} is a fraction of the training problems, between 0 and 1, got {v}")
     a.thought_len = a.thought_len or a.digits + 1
     a.n_future = a.n_future or a.digits + 1
     torch.set_num_threads(a.threads)
@@ -457,7 +468,8 @@ def main() -> None:
         return
     n_problems = int(sum(len(set(r[r >= 0].tolist())) for r in test_owner))
     qc = f"thought_len {a.thought_len}, n_thoughts {a.n_thoughts}, n_future {a.n_future}, every {a.every}"
-    print(f"\n{n_problems} held-out plain problems per seed; then {a.steps} more steps on the same mix, plain or "
+    mix = "the same mix" if a.phase_worked is None else f"a mix {a.phase_worked:.0%} worked"
+    print(f"\n{n_problems} held-out plain problems per seed; then {a.steps} more steps on {mix}, plain or "
           f"Quiet-STaR ({qc}), lr {a.phase_lr:g}")
     print("held-out accuracy, digit / problem (teacher-forced, greedy among the digits); thought = worked step: "
           "share of the greedy thoughts at '=' that are the sum least significant digit first, at the phase's start "

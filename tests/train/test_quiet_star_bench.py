@@ -188,3 +188,18 @@ def test_the_self_written_worked_form_is_scored_on_the_step_and_on_the_sum_after
     assert bench.worked_accuracy(wrong_step, pairs, digits) == pytest.approx((some, 1.0))
     copied = Scripted(bench, digits, "copy", lambda a, b: a % 2 == 1)
     assert bench.worked_accuracy(copied, pairs, digits) == pytest.approx((some, some))
+
+
+def test_the_continuation_mix_defaults_to_the_pretraining_one(bench):
+    from types import SimpleNamespace
+
+    def share(**kw):
+        batches = bench.phase_batches(SimpleNamespace(steps=40, batch=8, seq_len=64, digits=3, **kw), 0)
+        assert len(batches) == 40 and torch.equal(batches[0][0][:, 1:], batches[0][1][:, :-1])
+        rows = np.concatenate([torch.cat([x, y[:, -1:]], 1).numpy() for x, y in batches])  # (320, T + 1)
+        found = problems_in(bench, rows)  # about 1,100 problems
+        return sum(bool(m[3]) for m in found) / len(found)
+
+    assert abs(share(worked=0.9, phase_worked=None) - 0.9) < 0.04
+    assert share(worked=0.9, phase_worked=0.0) == 0.0
+    assert abs(share(worked=0.0, phase_worked=0.5) - 0.5) < 0.06

@@ -54,7 +54,13 @@ continuation's 300 steps (lr 2e-3 as before, not tuned) come from a probe of 600
 seed 0 whose train lines alone were read (stopped at step 350): the mixing weight (mean over all
 positions) fell 0.024 -> 0.0085 -> 0.0058 at steps 50 / 100 / 200 and stayed there, the train future
 NLL with thoughts within 0.0005 nats of the one without from step 100.
-`--cache DIR` keeps each pretrained state for a rerun with the same arguments.
+`--cache DIR` keeps each pretrained state for a rerun with the same arguments. The curve and the
+table also give the held-out problems written worked by the model itself (from 'a+b=(' it writes
+the step greedily, ')' is given, then the sum: step / sum accuracy), whether it can do them in text;
+`--phase-worked` sets the continuation's worked fraction apart from the pretraining's (default: the
+same). Note the held-out split is by units digits: (a * 7 + b) % 10 == 0 holds exactly when the
+units digit of b is 3 x that of a (mod 10), so those 10 of the 100 units-digit pairs never reach
+training and both forms must add an unseen pair in their first column.
 """
 
 from __future__ import annotations

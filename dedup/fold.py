@@ -8,7 +8,7 @@ Python's NFKC (`unicodedata.normalize`) checks each text first and returns it wh
 says Yes, but any code point whose check is Maybe (Indic vowel signs, combining accents: most text
 outside Latin scripts) sends the whole text through decomposition and composition: 3.2 s of the
 dedup stage's 12 s on 150 MB of multilingual text. `_scan` (numba) decides per text, from the
-normalisation table in the layout of the MinHash kernel's (shingles.fast_normalisation_table), whether NFKC
+MinHash kernel's normalisation table (shingles.fast_normalisation_table), whether NFKC
 leaves it as it is (its Maybe code points cannot compose with the starter before them) and whether
 its whitespace is folded already; only the texts it cannot clear go through Python. Hand-written
 because no library answers "is this text NFKC already" without building the normalised string;
@@ -23,10 +23,8 @@ import re
 import unicodedata
 
 import numpy as np
-from thresher.dedup import shingles
 from thresher.dedup.fused import contains, njit
-from thresher.dedup.tables import kept_on_disk
-from thresher.dedup.shingles import _WS, EXPAND, FAST_LIMIT, MAYBE, SLOW, _canonical_pairs, composition_keys
+from thresher.dedup.shingles import _WS, EXPAND, FAST_LIMIT, MAYBE, SLOW, composition_keys, fast_normalisation_table
 
 _NOT_SPACE_WS = re.compile(r"[^\S ]")  # whitespace other than " " (re's \s is str.isspace's set)
 
@@ -38,33 +36,16 @@ MAX_REPLACED = 4  # kinds of replaced code points _scan notes per text
 
 @functools.cache
 def _table() -> np.ndarray:
-    """_build_table(), kept on disk (dedup/tables.py): 0.2-0.3 s to build in each process, 1 ms to load."""
-    return kept_on_disk("fold-table", _build_table, __file__, shingles.__file__)
-
-
-def _build_table() -> np.ndarray:
-    """(FAST_LIMIT + tail,) int32, in the layout of shingles.fast_normalisation_table (ccc << 21 |
-    code point, | MAYBE, EXPAND | index of [count, entries...] in the tail, or SLOW) but of NFKC
-    alone, without the lower-casing the MinHash kernel also does: built here so that what the
-    kernel's table decides for its own reasons (capital sigma) cannot change this one."""
-    chars = [chr(c) for c in range(1, FAST_LIMIT)]
-    # one call over all code points, "\0"-separated: NUL is a starter that composes with nothing
-    nfkc = unicodedata.normalize("NFKC", "\0".join(chars)).split("\0")
-    maybe = {s for _, s in _canonical_pairs()}  # may compose with the starter before them
-    slow = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3)) | set(range(0xD800, 0xE000))  # Hangul V, T
-    out = np.full(FAST_LIMIT, SLOW, dtype=np.int32)  # jamo compose by rule; lone surrogates
-    out[0] = 0
-    for c, ch, nf in zip(range(1, FAST_LIMIT), chars, nfkc):
-        if nf == ch and c not in slow:
-            out[c] = (MAYBE if c in maybe else 0) | unicodedata.combining(ch) << 21 | (32 if ch.isspace() else c)
-    tail = []
-    for c, ch, nf in zip(range(1, FAST_LIMIT), chars, nfkc):
-        if nf != ch and c not in slow and c not in maybe:
-            entries = [int(out[ord(x)]) if ord(x) < FAST_LIMIT else -1 for x in nf]
-            if min(entries) >= 0 and not any(e & MAYBE for e in entries):
-                out[c] = EXPAND | (FAST_LIMIT + len(tail))
-                tail += [len(entries), *entries]
-    return np.concatenate([out, np.array(tail, dtype=np.int32)])
+    """The MinHash kernel's table (shingles.fast_normalisation_table: ccc << 21 | code point, | MAYBE,
+    EXPAND | index of [count, entries...] in the tail, or SLOW), with the two entries that are SLOW
+    only for its lower-casing (U+0130, capital sigma: NFKC keeps them, starters) made plain again.
+    The lowered code points in it do not matter here: only whether one is a space, which lowering
+    never changes."""
+    table = fast_normalisation_table().copy()
+    for c in (0x130, 0x3A3):
+        if table[c] == SLOW and unicodedata.normalize("NFKC", chr(c)) == chr(c):
+            table[c] = c
+    return table
 
 
 @functools.cache

@@ -122,16 +122,6 @@ def _audio_pcm(data: bytes) -> tuple[bytes, int]:
     return np.ascontiguousarray(pcm).tobytes() + rate.to_bytes(4, "little") + pcm.shape[1].to_bytes(2, "little"), pcm.shape[0]
 
 
-def _words(doc: Document) -> tuple[bytes, float, str]:
-    """One text record's exact payload, length and MinHash input (the raw text: the kernel
-    normalises it). The fingerprinter does a batch's text records at once (fold_texts); this is
-    the same for one record."""
-    folded = fold_text(doc.text or "")
-    if not folded:
-        raise RecordError("empty_text", f"a {doc.metadata.get('kind')} record with no text to compare")
-    return folded.encode("utf-8", "surrogatepass"), float(len(folded)), doc.text
-
-
 def _pictures(doc: Document) -> tuple[bytes, float, tuple]:
     pictures = images.frames(images.open_image(_media(doc)))
     near = (images.phash(pictures[0]), images.color_code(pictures[0]))
@@ -159,18 +149,20 @@ def _bytes(doc: Document) -> tuple[bytes, float, None]:
 class Feature:
     """How one kind dedups: its namespace (`group`), how near duplicates are found (`near`:
     minhash over word n-grams, midi: minhash over pitch intervals, phash, or None: exact only), and
-    `read(doc) -> (exact payload, length, near-duplicate input)`, raising RecordError."""
+    `read(doc) -> (exact payload, length, near-duplicate input)`, raising RecordError. Text kinds
+    (near "minhash") have no `read`: the fingerprinter folds and hashes a batch's texts at once
+    (fold_texts, then the MinHash kernel on the raw texts)."""
 
     group: str
     near: str | None
-    read: Callable[[Document], tuple[bytes, float, object]]
+    read: Callable[[Document], tuple[bytes, float, object]] | None = None
 
 
 # kind -> its feature; a kind missing here dedups as a blob (exact bytes)
 FEATURES: dict[Kind, Feature] = {
-    Kind.TEXT: Feature("text", "minhash", _words),
-    Kind.PDF: Feature("book", "minhash", _words),
-    Kind.EPUB: Feature("book", "minhash", _words),
+    Kind.TEXT: Feature("text", "minhash"),
+    Kind.PDF: Feature("book", "minhash"),
+    Kind.EPUB: Feature("book", "minhash"),
     Kind.IMAGE: Feature("image", "phash", _pictures),
     Kind.GIF: Feature("gif", "phash", _pictures),
     Kind.AUDIO: Feature("audio", None, _audio),

@@ -82,67 +82,16 @@ from thresher.train.quiet_star import MixingHead, init_thought_embeddings, quiet
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import interleaved, load_average  # noqa: E402
+from quiet_star_tasks import (CLOSE, END, EOS, OPEN, START, VOCAB, Addition, Hops, decode, scored_problems,  # noqa: E402
+                              symbol_argmax, windows)
 
-EOS, START, END = 2, 5, 6
-DIGIT, PLUS, EQUALS, OPEN, CLOSE = 10, 20, 21, 22, 23  # digit d is token 10 + d; OPEN / CLOSE: ordinary brackets
-VOCAB = 32
-DIGITS = 3  # the default task size (see the module doc)
-NAMES = {EOS: "$", START: "<", END: ">", PLUS: "+", EQUALS: "=", OPEN: "(", CLOSE: ")"}  # for printing
-# the pretraining: long enough to pass the loss curve's transition for every seed (see the module doc), chosen from
-# the curves, not from the comparison
-PRETRAIN = {"steps": 10000, "lr": 3e-3, "warmup": 100}
-
-
-def problem(a: int, b: int, digits: int, worked: bool = False) -> list[int]:
-    """3+45=48 with 2 digits -> tokens of '03+45=048' then EOS; worked, the sum least significant
-    digit first (the order its carries are computed in) between brackets before it: '03+45=(840)048'."""
-    s = f"{a + b:0{digits + 1}d}"
-    text = f"{a:0{digits}d}+{b:0{digits}d}=" + (f"({s[::-1]})" if worked else "") + s
-    return [*(DIGIT + int(c) if c.isdigit() else {"+": PLUS, "=": EQUALS, "(": OPEN, ")": CLOSE}[c] for c in text), EOS]
-
-
-def decode(tokens) -> str:
-    """Tokens -> text: [10, 13, 20, 14, 15, 21, 22] -> '03+45=('; the thought markers as < >, EOS as $."""
-    return "".join(str(t - DIGIT) if DIGIT <= t < DIGIT + 10 else NAMES.get(t, "?") for t in tokens)
-
-
-def held_out(a: int, b: int) -> bool:
-    return (a * 7 + b) % 10 == 0
-
-
-def windows(rng: np.random.Generator, n: int, T: int, digits: int, test: bool,
-            worked: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """n rows of T + 1 tokens, packed problems (each row starts with one), a fraction `worked` of them
-    in the worked form, and a (n, T) mask of the targets that are the digits after '=' (the sum; in
-    a worked problem the worked step and the sum) of a problem whose answer lies wholly inside the
-    row, with each target's problem number in its row (-1 elsewhere). `test`: only held-out
-    problems, else none."""
-    hi = 10 ** digits
-    rows, owner = np.zeros((n, T + 1), np.int64), np.full((n, T), -1)
-    for r in range(n):
-        toks, own, k = [], [], 0
-        while len(toks) < T + 1:
-            while True:
-                a, b = int(rng.integers(hi)), int(rng.integers(hi))
-                if held_out(a, b) == test:
-                    break
-            p = problem(a, b, digits, worked > 0 and rng.random() < worked)
-            answer_from = 2 * digits + 2  # the index of the first token after '=' in p
-            own += [k if j >= answer_from and DIGIT <= p[j] < DIGIT + 10 else -1 for j in range(len(p))]
-            toks += p
-            k += 1
-        rows[r] = toks[:T + 1]
-        # the target at t is token t + 1: it belongs to the problem of token t + 1
-        owner[r] = np.array(own[1:T + 1])
-        if len(toks) - 2 > T:  # the last problem's last digit (before its EOS) lies past the row's last target
-            owner[r][owner[r] == k - 1] = -1
-    return rows, owner
-
-
-def digit_argmax(logits: torch.Tensor) -> torch.Tensor:
-    """The most likely of the ten digit tokens, (..., V) -> (...): an answer digit is always a digit,
-    and after '=' a model trained on both forms also expects '(' (the start of a worked step)."""
-    return logits[..., DIGIT:DIGIT + 10].argmax(-1) + DIGIT
+DIGITS = 3  # the default task sizes (see the module doc)
+HOPS = {"symbols": 8, "hops": 3}
+PRETRAIN = {"lr": 3e-3, "warmup": 100}
+# per task, the defaults of the flags left unset, chosen from the pretraining curves, not from the comparison (see
+# the module doc); add: steps long enough to pass the loss curve's transition for every seed
+DEFAULTS = {"add": {"pretrain": 10000, "worked": 0.5, "seq_len": 64},
+            "hops": {"pretrain": 10000, "worked": 0.5, "seq_len": 96}}
 
 
 def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tuple[float, float]:
@@ -154,34 +103,23 @@ def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tu
     return digits, float(np.mean(problems))
 
 
-def scored_problems(rows: np.ndarray, owner: np.ndarray, digits: int) -> list[tuple[int, int]]:
-    """(a, b) of each problem of plain `rows` whose answer is scored, row by row: a row '03+45=048$...'
-    with 2 digits -> [(3, 45), ...]."""
-    pairs = []
-    for r in range(owner.shape[0]):
-        for k in sorted(set(owner[r][owner[r] >= 0].tolist())):
-            t0 = int(np.flatnonzero(owner[r] == k)[0])  # the first target is token t0 + 1, so token t0 is '='
-            assert rows[r, t0] == EQUALS, "scored_problems reads plain problems only"
-            a, b = (rows[r, t0 - 2 * digits - 1:t0].tolist()[j * (digits + 1):j * (digits + 1) + digits] for j in (0, 1))
-            pairs.append((int(decode(a)), int(decode(b))))
-    return pairs
-
-
 @torch.no_grad()
-def worked_accuracy(model, pairs: list[tuple[int, int]], digits: int) -> tuple[float, float]:
-    """(worked step, sum) problem accuracy of the worked form written by the model itself: from the prompt
-    'a+b=(' it writes digits + 1 digits greedily (each the most likely of the ten), ')' is given, then it
-    writes the sum the same way after its own step; a problem counts when every digit of its written
-    worked step (resp. of its sum after the bracket) is right. Whether the model can do the task in text."""
+def worked_accuracy(task, model, specs: list) -> tuple[float, float]:
+    """(worked step, answer) problem accuracy of the worked form written by the model itself: from the
+    prompt and '(' it writes the step greedily (each token the most likely symbol), ')' is given, then
+    it writes the answer the same way after its own step; a problem counts when every token of its
+    written worked step (resp. of its answer after the bracket) is right. Whether the model can do the
+    task in text."""
     model.eval()
-    full = torch.tensor([problem(a, b, digits, worked=True) for a, b in pairs])  # (N, 4 digits + 7) ending in EOS
-    start, close = 2 * digits + 3, 3 * digits + 4  # the first token after '(', the index of ')'
+    full = torch.tensor([task.problem(spec, worked=True) for spec in specs])  # (N, worked length) ending in EOS
+    start = task.prompt_len + 1  # the first token after '('
+    close = start + task.step_len  # the index of ')'
     x = full[:, :start]
     while x.shape[1] < full.shape[1] - 1:
         if x.shape[1] == close:
             nxt = torch.full((x.shape[0],), CLOSE)
         else:
-            nxt = torch.cat([digit_argmax(model(x[s:s + 256])[:, -1]) for s in range(0, x.shape[0], 256)])
+            nxt = torch.cat([symbol_argmax(task, model(x[s:s + 256])[:, -1]) for s in range(0, x.shape[0], 256)])
         x = torch.cat([x, nxt[:, None]], 1)
     model.train()
     step = (x[:, start:close] == full[:, start:close]).all(1)
@@ -198,26 +136,28 @@ class Trusted(torch.nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, head, qc, rows, owner, think: str = "") -> tuple[float, float]:
-    """Held-out (digit, problem) accuracy, teacher-forced, each digit the greedy choice among the ten.
+def evaluate(task, model, head, qc, rows, owner, think: str = "") -> tuple[float, float]:
+    """Held-out (token, problem) accuracy, teacher-forced, each answer token the greedy choice among the
+    task's symbols.
     `think`: "" the plain prediction; "every" each target after its own position's greedy thought
     (thinking before every token, as `thresher sample --thoughts` does); "at_equals" the whole sum
-    from the one thought at '=' and its teacher-forced futures (needs n_future >= the sum's length)."""
+    from the one thought at the trigger ('=', '?') and its teacher-forced futures (needs n_future >= the
+    answer's length)."""
     model.eval()
     x, y = torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])
     preds = []
     for s in range(0, x.shape[0], 16):
         xb, yb = x[s:s + 16], y[s:s + 16]
-        pred = digit_argmax(model(xb))
+        pred = symbol_argmax(task, model(xb))
         if think:
             out = quiet_star_forward(model, head, qc.model_copy(update={"n_thoughts": 1}), xb, yb, (START, END),
                                      greedy=True)
-            mixed = digit_argmax(out.mixed_logp[:, 0])  # (B, P, F): the digit after the thought at at[p], then j more
+            mixed = symbol_argmax(task, out.mixed_logp[:, 0])  # (B, P, F): the symbol after the thought at at[p], then j more
             if think == "every":
                 pred[:, out.at] = mixed[:, :, 0]
             else:
                 T, slot = xb.shape[1], {int(i): p for p, i in enumerate(out.at)}
-                for b, i in (xb == EQUALS).nonzero().tolist():
+                for b, i in (xb == task.trigger).nonzero().tolist():
                     for j in range(qc.n_future if i in slot else 0):
                         if i + j < T:
                             pred[b, i + j] = mixed[b, slot[i], j]
@@ -227,34 +167,35 @@ def evaluate(model, head, qc, rows, owner, think: str = "") -> tuple[float, floa
 
 
 @torch.no_grad()
-def thoughts_at_equals(model, head, qc, rows, owner, digits: int, n_show: int) -> dict:
-    """The greedy thought at the '=' of each held-out problem whose answer lies in its row: how often
-    it is the worked step (the sum least significant digit first), the same among the problems whose
-    sum the model's own plain prediction gets wrong (where a thought could help), the mixing weight
-    at '=' (mean over the futures), and the first `n_show` decoded ('123+456=' -> thought '9750' ->
-    predicted '0579')."""
+def thoughts_at_trigger(task, model, head, qc, rows, owner, n_show: int) -> dict:
+    """The greedy thought at the trigger ('=', '?') of each held-out problem whose answer lies in its
+    row: how often it is the worked step, the same among the problems whose answer the model's own
+    plain prediction gets wrong (where a thought could help), the mixing weight at the trigger (mean
+    over the futures), and the first `n_show` decoded ('123+456=' -> thought '9750' -> predicted '0579')."""
     model.eval()
     x = torch.from_numpy(rows[:, :-1])
     same, weights, shown, base_wrong = [], [], [], []
     q1 = qc.model_copy(update={"n_thoughts": 1})
+    n, start = task.answer_len, task.prompt_len + 1
     for s in range(0, x.shape[0], 16):
         xb = x[s:s + 16]
         yb = torch.from_numpy(rows[s:s + 16, 1:])
         out = quiet_star_forward(model, head, q1, xb, yb, (START, END), greedy=True)
-        base = digit_argmax(model(xb))  # (B, T) the plain prediction
+        base = symbol_argmax(task, model(xb))  # (B, T) the plain prediction
         slot = {int(i): p for p, i in enumerate(out.at)}
-        for b, i in (xb == EQUALS).nonzero().tolist():
+        for b, i in (xb == task.trigger).nonzero().tolist():
             if i not in slot or owner[s + b, i] < 0:  # only problems that are scored
                 continue
-            prompt = decode(xb[b, max(0, i - 2 * digits - 1):i + 1].tolist())
-            answer = decode(rows[s + b, i + 1:i + 2 + digits].tolist())
+            prompt = xb[b, i + 1 - task.prompt_len:i + 1].tolist()
+            step = decode(task.problem(task.parse(prompt), worked=True)[start:start + task.step_len])
+            answer = decode(rows[s + b, i + 1:i + 1 + n].tolist())
             thought = decode(out.tokens[b, 0, slot[i]].tolist())
-            same.append(thought == answer[::-1])
-            base_wrong.append(bool((base[b, i:i + digits + 1] != yb[b, i:i + digits + 1]).any()))
+            same.append(thought == step)
+            base_wrong.append(bool((base[b, i:i + n] != yb[b, i:i + n]).any()))
             weights.append(float(out.weight[b, 0, slot[i]].mean()))
             if len(shown) < n_show:
-                said = decode(digit_argmax(out.mixed_logp[b, 0, slot[i]]).tolist())
-                shown.append(f"{prompt} thought {thought!r} (worked step {answer[::-1]}) -> {said} (true {answer})")
+                said = decode(symbol_argmax(task, out.mixed_logp[b, 0, slot[i]]).tolist())[:n]
+                shown.append(f"{decode(prompt)} thought {thought!r} (worked step {step}) -> {said} (true {answer})")
     model.train()
     wrong = [t for t, w in zip(same, base_wrong) if w]
     return {"same": float(np.mean(same)), "w_equals": float(np.mean(weights)), "shown": shown,
@@ -297,7 +238,7 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
     plain problems of the training distribution (`seen_rows`) and on worked ones (worked step and
     sum), held-out answer loss and accuracy) and the wall time. With `--cache` a finished
     pretraining is saved and read back (same arguments, same state)."""
-    key = (f"v2-s{seed}-d{a.digits}-k{a.worked:g}-T{a.seq_len}-b{a.batch}-n{a.pretrain}-lr{a.lr:g}-w{a.warmup}-"
+    key = (f"v2-s{seed}-{a.task.key()}-k{a.worked:g}-T{a.seq_len}-b{a.batch}-n{a.pretrain}-lr{a.lr:g}-w{a.warmup}-"
            f"{a.schedule}-t{a.threads}")
     cached = Path(a.cache) / f"pretrain-{key}.pt" if a.cache else None
     torch.manual_seed(seed)
@@ -307,20 +248,21 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
         model.load_state_dict(blob["model"])
         return model, blob["curve"], blob["seconds"]
     rng = np.random.default_rng(seed)
-    worked_rows = windows(np.random.default_rng(40_000 + seed), a.eval_rows, a.seq_len, a.digits, False, worked=1.0)
-    pairs = scored_problems(test_rows, test_owner, a.digits)  # the held-out problems, for the worked form
+    task = a.task
+    worked_rows = windows(task, np.random.default_rng(40_000 + seed), a.eval_rows, a.seq_len, False, worked=1.0)
+    specs = scored_problems(task, test_rows, test_owner)  # the held-out problems, for the worked form
     pre_tc = TrainConfig(preset="tiny", steps=a.pretrain, lr=a.lr, warmup_steps=a.warmup, batch_size=a.batch,
                          schedule=a.schedule)
     opt, sched = build_optimizer(model, pre_tc, torch.device("cpu"))
     curve, losses, t0 = [], [], time.perf_counter()
     for step in range(1, a.pretrain + 1):
-        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False, worked=a.worked)
+        rows, _ = windows(task, rng, a.batch, a.seq_len, test=False, worked=a.worked)
         losses.append(plain_step(model, [opt], [sched], torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:]), 1.0))
         if step % a.curve_every == 0 or step == a.pretrain:
-            acc = evaluate(model, None, None, test_rows, test_owner)
-            seen = evaluate(model, None, None, seen_rows, seen_owner)
-            seen_worked = evaluate(model, None, None, *worked_rows)
-            held_step, held_worked = worked_accuracy(model, pairs, a.digits)
+            acc = evaluate(task, model, None, None, test_rows, test_owner)
+            seen = evaluate(task, model, None, None, seen_rows, seen_owner)
+            seen_worked = evaluate(task, model, None, None, *worked_rows)
+            held_step, held_worked = worked_accuracy(task, model, specs)
             curve.append({"step": step, "train_loss": float(np.mean(losses)), "max_train_loss": float(np.max(losses)),
                           "train_problem": seen[1], "train_worked": seen_worked[1],
                           "answer_loss": answer_loss(model, test_rows, test_owner),
@@ -330,8 +272,8 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
             print(f"  seed {seed} pretrain step {step}: train loss {c['train_loss']:.4f} (max {c['max_train_loss']:.3f}), "
                   f"train problems {c['train_problem']:.3f} (worked {c['train_worked']:.3f}); "
                   f"held-out answer loss {c['answer_loss']:.4f}, "
-                  f"digit {c['digit']:.3f}, problem {c['problem']:.3f}; held-out worked, self-written: "
-                  f"step {c['held_step']:.3f}, sum {c['held_worked']:.3f}", flush=True)
+                  f"token {c['digit']:.3f}, problem {c['problem']:.3f}; held-out worked, self-written: "
+                  f"step {c['held_step']:.3f}, answer {c['held_worked']:.3f}", flush=True)
     seconds = time.perf_counter() - t0
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -347,7 +289,7 @@ def phase_batches(a, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     worked = a.worked if a.phase_worked is None else a.phase_worked
     batches = []
     for _ in range(a.steps):
-        rows, _ = windows(rng, a.batch, a.seq_len, a.digits, test=False, worked=worked)
+        rows, _ = windows(a.task, rng, a.batch, a.seq_len, test=False, worked=worked)
         batches.append((torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])))
     return batches
 
@@ -355,8 +297,9 @@ def phase_batches(a, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
 def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     """From the pretrained `model`: one copy `a.steps` more plain steps, another `a.steps` Quiet-STaR
     steps (its thought markers started from the bracket tokens) on the same batches of the same mix
-    (same lr and schedule), interleaved step by step; accuracies, the thoughts at '=' and the median
-    step times."""
+    (same lr and schedule), interleaved step by step; accuracies, the thoughts at the trigger and the
+    median step times."""
+    task = a.task
     qc = QuietStarConfig(thought_len=a.thought_len, n_thoughts=a.n_thoughts, n_future=a.n_future, every=a.every,
                          init_markers_from=(OPEN, CLOSE))
     tc = TrainConfig(preset="tiny", steps=a.steps, lr=a.phase_lr, warmup_steps=10, batch_size=a.batch, schedule="cosine")
@@ -370,8 +313,8 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     head = MixingHead(think.cfg.d_model)
     opts = [build_optimizer(think, tc, torch.device("cpu")), build_optimizer(head, tc, torch.device("cpu"))]
     gen = torch.Generator().manual_seed(seed)
-    before = thoughts_at_equals(think, head, qc, test_rows, test_owner, a.digits, 0)["same"]
-    trusted_before = evaluate(think, Trusted(), qc, test_rows, test_owner, "at_equals")  # the pretrained thought
+    before = thoughts_at_trigger(task, think, head, qc, test_rows, test_owner, 0)["same"]
+    trusted_before = evaluate(task, think, Trusted(), qc, test_rows, test_owner, "at_equals")  # the pretrained thought
     mix = []
 
     def think_step(k: int) -> dict:
@@ -387,15 +330,15 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     # the two continuations step by step, interleaved, so the machine's load hits both alike
     timed = interleaved({"plain": lambda k: plain_step(plain, [p_opt], [p_sched], *batches[k], 1.0),
                          "quiet-star": think_step}, a.steps)
-    seen = thoughts_at_equals(think, head, qc, test_rows, test_owner, a.digits, a.show)
-    return {"seed": seed, "pretrained": evaluate(model, None, None, test_rows, test_owner),
-            "worked_pre": worked_accuracy(model, scored_problems(test_rows, test_owner, a.digits), a.digits),
-            "plain": evaluate(plain, None, None, test_rows, test_owner),
-            "thinking": evaluate(think, head, qc, test_rows, test_owner, "every"),
-            "at_equals": evaluate(think, head, qc, test_rows, test_owner, "at_equals"),
-            "trusted": evaluate(think, Trusted(), qc, test_rows, test_owner, "at_equals"),
+    seen = thoughts_at_trigger(task, think, head, qc, test_rows, test_owner, a.show)
+    return {"seed": seed, "pretrained": evaluate(task, model, None, None, test_rows, test_owner),
+            "worked_pre": worked_accuracy(task, model, scored_problems(task, test_rows, test_owner)),
+            "plain": evaluate(task, plain, None, None, test_rows, test_owner),
+            "thinking": evaluate(task, think, head, qc, test_rows, test_owner, "every"),
+            "at_equals": evaluate(task, think, head, qc, test_rows, test_owner, "at_equals"),
+            "trusted": evaluate(task, think, Trusted(), qc, test_rows, test_owner, "at_equals"),
             "trusted_before": trusted_before,
-            "hidden": evaluate(think, head, qc, test_rows, test_owner),
+            "hidden": evaluate(task, think, head, qc, test_rows, test_owner),
             "same_before": before, "same": seen["same"], "w_equals": seen["w_equals"], "shown": seen["shown"],
             "base_wrong": seen["base_wrong"], "same_if_wrong": seen["same_if_wrong"],
             "t_plain": timed["plain"][0], "t_think": timed["quiet-star"][0],
@@ -407,13 +350,18 @@ def _mean_sd(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
 
 
-def main() -> None:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line, its task (`a.task`) built and the task's defaults filled in; a bad value is
+    an argparse error that names the flag."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--digits", type=int, default=DIGITS)
-    ap.add_argument("--worked", type=float, default=0.5, help="fraction of training problems in the worked form")
-    ap.add_argument("--seq-len", type=int, default=64)
+    ap.add_argument("--task", choices=sorted(DEFAULTS), default="add", help="see the module doc")
+    ap.add_argument("--digits", type=int, default=DIGITS, help="add: digits of each number")
+    ap.add_argument("--symbols", type=int, default=HOPS["symbols"], help="hops: symbols in the table (2-10)")
+    ap.add_argument("--hops", type=int, default=HOPS["hops"], help="hops: steps of the chase (>= 2)")
+    ap.add_argument("--worked", type=float, default=None, help="fraction of training problems in the worked form")
+    ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--pretrain", type=int, default=PRETRAIN["steps"])
+    ap.add_argument("--pretrain", type=int, default=None, help="steps of the pretraining")
     ap.add_argument("--lr", type=float, default=PRETRAIN["lr"], help="peak lr of the pretraining")
     ap.add_argument("--warmup", type=int, default=PRETRAIN["warmup"], help="warmup steps of the pretraining")
     ap.add_argument("--schedule", default="cosine", help="lr schedule of the pretraining")
@@ -424,67 +372,81 @@ def main() -> None:
     ap.add_argument("--phase-worked", type=float, default=None,
                     help="fraction of worked problems in the compared continuations (default: --worked)")
     ap.add_argument("--phase-lr", type=float, default=2e-3, help="of the compared continuations")
-    ap.add_argument("--thought-len", type=int, default=0, help="0: the worked step's length, digits + 1")
+    ap.add_argument("--thought-len", type=int, default=0, help="0: the worked step's length")
     ap.add_argument("--n-thoughts", type=int, default=2)
-    ap.add_argument("--n-future", type=int, default=0, help="0: the sum's length, digits + 1")
+    ap.add_argument("--n-future", type=int, default=0, help="0: the answer's length")
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--eval-rows", type=int, default=128)
     ap.add_argument("--show", type=int, default=5, help="sample thoughts printed per seed")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; each seed its own init, batches and test set")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    for name, v in DEFAULTS[a.task].items():
+        if getattr(a, name) is None:
+            setattr(a, name, v)
     for name, v in (("--worked", a.worked), ("--phase-worked", a.phase_worked)):
         if v is not None and not 0 <= v <= 1:
             ap.error(f"{name} is a fraction of the training problems, between 0 and 1, got {v}")
-    a.thought_len = a.thought_len or a.digits + 1
-    a.n_future = a.n_future or a.digits + 1
-    torch.set_num_threads(a.threads)
-    seeds = [int(s) for s in a.seeds.split(",")]
-    T = a.seq_len
-    print(f"task: {a.digits}-digit addition, sum most significant digit first, {a.worked:.0%} of training problems "
-          f"worked; tiny preset, seq_len {T}, batch {a.batch}; pretraining {a.pretrain} steps, lr {a.lr:g}, "
-          f"warmup {a.warmup}, {a.schedule}; seeds {seeds}", flush=True)
-    results = []
-    for seed in seeds:
-        test_rows, test_owner = windows(np.random.default_rng(10_000 + seed), a.eval_rows, T, a.digits, test=True)
-        seen_rows, seen_owner = windows(np.random.default_rng(30_000 + seed), a.eval_rows, T, a.digits, test=False)
-        model, curve, seconds = pretrain(a, seed, test_rows, test_owner, seen_rows, seen_owner)
-        last = curve[-1]
-        print(f"seed {seed}: pretrained {a.pretrain} steps in {seconds:.0f} s; train loss {last['train_loss']:.4f}, "
-              f"train problems {last['train_problem']:.3f} (worked {last.get('train_worked', float('nan')):.3f}); "
-              f"held-out answer loss {last['answer_loss']:.4f}, "
-              f"digit {last['digit']:.3f}, problem {last['problem']:.3f}; held-out worked, self-written: step "
-              f"{last.get('held_step', float('nan')):.3f}, sum {last.get('held_worked', float('nan')):.3f} "
-              f"({load_average()})", flush=True)
-        if a.pretrain_only:
-            continue
-        t0 = time.perf_counter()
-        r = compare(a, seed, model, test_rows, test_owner)
-        results.append(r)
-        print(f"seed {seed}: pretrained {r['pretrained']}, worked form self-written (step, sum) {r['worked_pre']}; "
-              f"plain {r['plain']}, thinking {r['thinking']}, at '=' {r['at_equals']}, "
-              f"at '=' trusted {r['trusted_before']} -> {r['trusted']}, "
-              f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f} "
-              f"({r['same_if_wrong']:.3f} of the {r['base_wrong']} problems its plain prediction gets wrong); "
-              f"cost {r['t_think'] / r['t_plain']:.1f}x; {time.perf_counter() - t0:.0f} s ({load_average()})",
-              flush=True)
-        for line in r["shown"]:
-            print(f"  {line}")
-    if not results:
-        return
-    n_problems = int(sum(len(set(r[r >= 0].tolist())) for r in test_owner))
+    if a.task == "hops" and not 2 <= a.symbols <= 10:
+        ap.error(f"--symbols: the table's symbols are the ten digit tokens, so 2 to 10, got {a.symbols}")
+    if a.task == "hops" and a.hops < 2:
+        ap.error(f"--hops: one hop has no intermediate step to write or think, so 2 or more, got {a.hops}")
+    if a.task == "add" and a.digits < 1:
+        ap.error(f"--digits: 1 or more, got {a.digits}")
+    a.task = Addition(a.digits) if a.task == "add" else Hops(a.symbols, a.hops)
+    longest = a.task.prompt_len + a.task.step_len + a.task.answer_len + 3  # '(' ')' and EOS
+    if a.seq_len < longest:
+        ap.error(f"--seq-len {a.seq_len} is shorter than one worked problem of the task ({longest} tokens)")
+    a.thought_len = a.thought_len or a.task.step_len
+    a.n_future = a.n_future or a.task.answer_len
+    return a
+
+
+def run_seed(a, seed: int) -> dict | None:
+    """Pretrain (or read the cache) and print the curve's last point; then, unless `--pretrain-only`, the
+    comparison, printed per seed."""
+    T, task = a.seq_len, a.task
+    test_rows, test_owner = windows(task, np.random.default_rng(10_000 + seed), a.eval_rows, T, test=True)
+    seen_rows, seen_owner = windows(task, np.random.default_rng(30_000 + seed), a.eval_rows, T, test=False)
+    model, curve, seconds = pretrain(a, seed, test_rows, test_owner, seen_rows, seen_owner)
+    last = curve[-1]
+    print(f"seed {seed}: pretrained {a.pretrain} steps in {seconds:.0f} s; train loss {last['train_loss']:.4f}, "
+          f"train problems {last['train_problem']:.3f} (worked {last['train_worked']:.3f}); "
+          f"held-out answer loss {last['answer_loss']:.4f}, "
+          f"token {last['digit']:.3f}, problem {last['problem']:.3f}; held-out worked, self-written: step "
+          f"{last['held_step']:.3f}, answer {last['held_worked']:.3f} ({load_average()})", flush=True)
+    if a.pretrain_only:
+        return None
+    t0 = time.perf_counter()
+    r = compare(a, seed, model, test_rows, test_owner)
+    r["n_problems"] = int(sum(len(set(row[row >= 0].tolist())) for row in test_owner))
+    print(f"seed {seed}: pretrained {r['pretrained']}, worked form self-written (step, answer) {r['worked_pre']}; "
+          f"plain {r['plain']}, thinking {r['thinking']}, at the trigger {r['at_equals']}, "
+          f"at the trigger trusted {r['trusted_before']} -> {r['trusted']}, "
+          f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f} "
+          f"({r['same_if_wrong']:.3f} of the {r['base_wrong']} problems its plain prediction gets wrong); "
+          f"cost {r['t_think'] / r['t_plain']:.1f}x; {time.perf_counter() - t0:.0f} s ({load_average()})",
+          flush=True)
+    for line in r["shown"]:
+        print(f"  {line}")
+    return r
+
+
+def print_table(a, results: list[dict]) -> None:
+    """The comparison's markdown table, one row per seed and the mean ± sd, then the differences."""
     qc = f"thought_len {a.thought_len}, n_thoughts {a.n_thoughts}, n_future {a.n_future}, every {a.every}"
     mix = "the same mix" if a.phase_worked is None else f"a mix {a.phase_worked:.0%} worked"
-    print(f"\n{n_problems} held-out plain problems per seed; then {a.steps} more steps on {mix}, plain or "
-          f"Quiet-STaR ({qc}), lr {a.phase_lr:g}")
-    print("held-out accuracy, digit / problem (teacher-forced, greedy among the digits); thought = worked step: "
-          "share of the greedy thoughts at '=' that are the sum least significant digit first, at the phase's start "
-          "-> end (at the end, among the problems its own thoughts-hidden prediction gets wrong); "
+    print(f"\n{results[0]['n_problems']} held-out plain problems (seed {results[0]['seed']}); then {a.steps} more "
+          f"steps on {mix}, plain or Quiet-STaR ({qc}), lr {a.phase_lr:g}")
+    print("held-out accuracy, answer token / problem (teacher-forced, greedy among the symbols); thought = worked "
+          "step: share of the greedy thoughts at the trigger that are the worked step, at the phase's start -> end "
+          "(at the end, among the problems its own thoughts-hidden prediction gets wrong); "
           "cost = median Quiet-STaR step / plain step")
     cols = ("pretrained", "worked_pre", "plain", "thinking", "at_equals", "hidden", "trusted_before", "trusted")
-    print("| seed | pretrained | pretrained, worked form self-written (step / sum problems) | plain | "
-          "Quiet-STaR, thinking | Quiet-STaR, one thought at '=' | Quiet-STaR, thoughts hidden | thought at '=' trusted (w = 1), before the phase | after | "
-          "thought = worked step | mix weight first -> last (at '=') | cost per token |")
+    print("| seed | pretrained | pretrained, worked form self-written (step / answer problems) | plain | "
+          "Quiet-STaR, thinking | Quiet-STaR, one thought at the trigger | Quiet-STaR, thoughts hidden | "
+          "thought at the trigger trusted (w = 1), before the phase | after | "
+          "thought = worked step | mix weight first -> last (at the trigger) | cost per token |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in cols]
@@ -500,6 +462,18 @@ def main() -> None:
         diff = [r[k][1] - r["plain"][1] for r in results]
         print(f"problem accuracy, Quiet-STaR {k} minus plain, per seed: " + ", ".join(f"{d:+.3f}" for d in diff)
               + f" (mean {_mean_sd(diff)})")
+
+
+def main(argv=None) -> None:
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    print(f"task: {a.task.describe()}, {a.worked:.0%} of training problems worked; tiny preset, seq_len "
+          f"{a.seq_len}, batch {a.batch}; pretraining {a.pretrain} steps, lr {a.lr:g}, warmup {a.warmup}, "
+          f"{a.schedule}; seeds {seeds}", flush=True)
+    results = [r for r in (run_seed(a, seed) for seed in seeds) if r is not None]
+    if results:
+        print_table(a, results)
     print(f"CPU, {a.threads} thread(s); {load_average()}")
 
 

@@ -21,16 +21,27 @@ from thresher.errors import ConfigError
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_quiet_star.py"
 
 
+def tasks():
+    """The benchmark's neighbour quiet_star_tasks.py (importable while the `bench` fixture is)."""
+    import quiet_star_tasks
+
+    return quiet_star_tasks
+
+
+def add(digits: int):
+    return tasks().Addition(digits)
+
+
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH.parent))  # the benchmark imports its neighbour common.py
+    sys.path.insert(0, str(BENCH.parent))  # the benchmark imports its neighbours common.py and quiet_star_tasks.py
     try:
         spec = importlib.util.spec_from_file_location("bench_quiet_star", BENCH)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        yield module
     finally:
         sys.path.remove(str(BENCH.parent))
-    return module
 
 
 def columns(a: int, b: int, digits: int) -> str:
@@ -44,15 +55,15 @@ def columns(a: int, b: int, digits: int) -> str:
 
 
 def test_the_worked_step_is_the_sum_least_significant_digit_first_with_its_carries(bench):
-    assert bench.decode(bench.problem(58, 67, 2, worked=True)) == "58+67=(521)125$"
-    assert bench.decode(bench.problem(58, 67, 2)) == "58+67=125$"
-    assert bench.decode(bench.problem(999, 1, 3, worked=True)) == "999+001=(0001)1000$"
+    assert bench.decode(add(2).problem((58, 67), worked=True)) == "58+67=(521)125$"
+    assert bench.decode(add(2).problem((58, 67))) == "58+67=125$"
+    assert bench.decode(add(3).problem((999, 1), worked=True)) == "999+001=(0001)1000$"
     rng = np.random.default_rng(0)
     for digits in (2, 3):
         pairs = [(10 ** digits - 1, 10 ** digits - 1), (0, 0), (5, 5)] + \
             [tuple(int(v) for v in rng.integers(10 ** digits, size=2)) for _ in range(200)]
         for a, b in pairs:
-            text = bench.decode(bench.problem(a, b, digits, worked=True))
+            text = bench.decode(add(digits).problem((a, b), worked=True))
             m = re.fullmatch(r"(\d+)\+(\d+)=\((\d+)\)(\d+)\$", text)
             assert m and int(m[1]) == a and int(m[2]) == b, text
             assert m[3] == columns(a, b, digits) and m[4] == m[3][::-1] and int(m[4]) == a + b, text
@@ -71,18 +82,19 @@ def problems_in(bench, rows: np.ndarray) -> list[re.Match]:
 
 def test_held_out_problems_never_reach_training_plain_or_worked(bench):
     digits, T = 2, 64
-    rows, owner = bench.windows(np.random.default_rng(1), 400, T, digits, test=False, worked=0.5)
+    task = add(digits)
+    rows, owner = bench.windows(task, np.random.default_rng(1), 400, T, test=False, worked=0.5)
     train = problems_in(bench, rows)
     worked = [m for m in train if m[3]]
     assert 0.4 < len(worked) / len(train) < 0.6  # both forms, about half each
     assert all(m[4] == m[5][::-1] and int(m[5]) == int(m[1]) + int(m[2]) for m in worked)
     seen = {(int(m[1]), int(m[2])) for m in train}
-    assert not any(bench.held_out(a, b) for a, b in seen)
-    test_rows, test_owner = bench.windows(np.random.default_rng(2), 64, T, digits, test=True)
+    assert not any(task.held_out(ab) for ab in seen)
+    test_rows, test_owner = bench.windows(task, np.random.default_rng(2), 64, T, test=True)
     test = problems_in(bench, test_rows)
     assert test and not any(m[3] for m in test)  # held out: plain problems only
     unseen = {(int(m[1]), int(m[2])) for m in test}
-    assert all(bench.held_out(a, b) for a, b in unseen) and not unseen & seen
+    assert all(task.held_out(ab) for ab in unseen) and not unseen & seen
     # the scored targets are the digits after '=' (worked step and sum in a worked problem), whole answers only
     for r, o in ((rows, owner), (test_rows, test_owner)):
         for i in range(r.shape[0]):
@@ -132,16 +144,15 @@ def test_a_fresh_phase_starts_its_markers_from_the_given_tokens(chain_shards, tm
 
 @pytest.mark.parametrize("fraction", [0.0, 0.9, 1.0])
 def test_the_worked_fraction_is_respected(bench, fraction):
-    rows, _ = bench.windows(np.random.default_rng(3), 300, 64, 3, test=False, worked=fraction)
+    rows, _ = bench.windows(add(3), np.random.default_rng(3), 300, 64, test=False, worked=fraction)
     train = problems_in(bench, rows)
     share = sum(bool(m[3]) for m in train) / len(train)
     assert abs(share - fraction) < 0.03, share  # about 1,500 problems: the binomial sd is under 0.008
 
 
-def test_a_worked_fraction_outside_0_1_is_refused(bench, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["bench_quiet_star.py", "--worked", "1.5", "--pretrain-only"])
+def test_a_worked_fraction_outside_0_1_is_refused(bench, capsys):
     with pytest.raises(SystemExit):
-        bench.main()
+        bench.main(["--worked", "1.5", "--pretrain-only"])
     assert "--worked" in capsys.readouterr().err
 
 
@@ -159,9 +170,9 @@ class Scripted(torch.nn.Module):
         logits = torch.zeros(*x.shape, b_.VOCAB)
         for i, row in enumerate(x.tolist()):
             a, b = int(b_.decode(row[:d])), int(b_.decode(row[d + 1:2 * d + 1]))
-            full = b_.problem(a, b, d, worked=True)
+            full = add(d).problem((a, b), worked=True)
             if self.wrong(a, b):
-                step = [b_.DIGIT + (t - b_.DIGIT + 1) % 10 for t in full[2 * d + 3:3 * d + 4]]
+                step = [tasks().DIGIT + (t - tasks().DIGIT + 1) % 10 for t in full[2 * d + 3:3 * d + 4]]
                 full[2 * d + 3:3 * d + 4] = step
                 if self.how == "copy":
                     full[3 * d + 5:4 * d + 6] = step[::-1]
@@ -171,30 +182,31 @@ class Scripted(torch.nn.Module):
 
 def test_the_self_written_worked_form_is_scored_on_the_step_and_on_the_sum_after_the_bracket(bench):
     digits = 3
-    test_rows, test_owner = bench.windows(np.random.default_rng(4), 16, 64, digits, test=True)
-    pairs = bench.scored_problems(test_rows, test_owner, digits)
+    task = add(digits)
+    test_rows, test_owner = bench.windows(task, np.random.default_rng(4), 16, 64, test=True)
+    pairs = bench.scored_problems(task, test_rows, test_owner)
     assert len(pairs) == int(sum(len(set(r[r >= 0].tolist())) for r in test_owner))
     for i in range(test_rows.shape[0]):  # row by row, the problems in order (the last may not be scored)
-        here = bench.scored_problems(test_rows[i:i + 1], test_owner[i:i + 1], digits)
+        here = bench.scored_problems(task, test_rows[i:i + 1], test_owner[i:i + 1])
         whole = [(int(m[1]), int(m[2])) for m in problems_in(bench, test_rows[i:i + 1])]
         assert here and here == whole[:len(here)]
-    assert all(bench.held_out(a, b) for a, b in pairs)
+    assert all(task.held_out(ab) for ab in pairs)
     odd = [a % 2 == 1 for a, _ in pairs]
     assert 0 < sum(odd) < len(pairs)
     right = Scripted(bench, digits, "right", lambda a, b: False)
-    assert bench.worked_accuracy(right, pairs, digits) == (1.0, 1.0)
+    assert bench.worked_accuracy(task, right, pairs) == (1.0, 1.0)
     some = 1 - np.mean(odd)
     wrong_step = Scripted(bench, digits, "right", lambda a, b: a % 2 == 1)
-    assert bench.worked_accuracy(wrong_step, pairs, digits) == pytest.approx((some, 1.0))
+    assert bench.worked_accuracy(task, wrong_step, pairs) == pytest.approx((some, 1.0))
     copied = Scripted(bench, digits, "copy", lambda a, b: a % 2 == 1)
-    assert bench.worked_accuracy(copied, pairs, digits) == pytest.approx((some, some))
+    assert bench.worked_accuracy(task, copied, pairs) == pytest.approx((some, some))
 
 
 def test_the_continuation_mix_defaults_to_the_pretraining_one(bench):
     from types import SimpleNamespace
 
     def share(**kw):
-        batches = bench.phase_batches(SimpleNamespace(steps=40, batch=8, seq_len=64, digits=3, **kw), 0)
+        batches = bench.phase_batches(SimpleNamespace(steps=40, batch=8, seq_len=64, task=add(3), **kw), 0)
         assert len(batches) == 40 and torch.equal(batches[0][0][:, 1:], batches[0][1][:, :-1])
         rows = np.concatenate([torch.cat([x, y[:, -1:]], 1).numpy() for x, y in batches])  # (320, T + 1)
         found = problems_in(bench, rows)  # about 1,100 problems

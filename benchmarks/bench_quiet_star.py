@@ -83,15 +83,15 @@ from thresher.train.quiet_star import MixingHead, init_thought_embeddings, quiet
 sys.path.insert(0, str(Path(__file__).parent))
 from common import interleaved, load_average  # noqa: E402
 from quiet_star_tasks import (CLOSE, END, EOS, OPEN, START, VOCAB, Addition, Hops, decode, scored_problems,  # noqa: E402
-                              symbol_argmax, windows)
+                              symbol_argmax, windows, without_prompts)
 
 DIGITS = 3  # the default task sizes (see the module doc)
 HOPS = {"symbols": 8, "hops": 3}
 PRETRAIN = {"lr": 3e-3, "warmup": 100}
 # per task, the defaults of the flags left unset, chosen from the pretraining curves, not from the comparison (see
 # the module doc); add: steps long enough to pass the loss curve's transition for every seed
-DEFAULTS = {"add": {"pretrain": 10000, "worked": 0.5, "seq_len": 64},
-            "hops": {"pretrain": 10000, "worked": 0.5, "seq_len": 96}}
+DEFAULTS = {"add": {"pretrain": 10000, "worked": 0.5, "seq_len": 64, "prompt_loss": 1},
+            "hops": {"pretrain": 10000, "worked": 0.5, "seq_len": 96, "prompt_loss": 0}}
 
 
 def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tuple[float, float]:
@@ -238,7 +238,7 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
     plain problems of the training distribution (`seen_rows`) and on worked ones (worked step and
     sum), held-out answer loss and accuracy) and the wall time. With `--cache` a finished
     pretraining is saved and read back (same arguments, same state)."""
-    key = (f"v2-s{seed}-{a.task.key()}-k{a.worked:g}-T{a.seq_len}-b{a.batch}-n{a.pretrain}-lr{a.lr:g}-w{a.warmup}-"
+    key = (f"v2-s{seed}-{a.task.key()}{'' if a.prompt_loss else '-np'}-k{a.worked:g}-T{a.seq_len}-b{a.batch}-n{a.pretrain}-lr{a.lr:g}-w{a.warmup}-"
            f"{a.schedule}-t{a.threads}")
     cached = Path(a.cache) / f"pretrain-{key}.pt" if a.cache else None
     torch.manual_seed(seed)
@@ -256,8 +256,8 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
     opt, sched = build_optimizer(model, pre_tc, torch.device("cpu"))
     curve, losses, t0 = [], [], time.perf_counter()
     for step in range(1, a.pretrain + 1):
-        rows, _ = windows(task, rng, a.batch, a.seq_len, test=False, worked=a.worked)
-        losses.append(plain_step(model, [opt], [sched], torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:]), 1.0))
+        x, y = train_batch(a, rng, a.worked)
+        losses.append(plain_step(model, [opt], [sched], x, y, 1.0))
         if step % a.curve_every == 0 or step == a.pretrain:
             acc = evaluate(task, model, None, None, test_rows, test_owner)
             seen = evaluate(task, model, None, None, seen_rows, seen_owner)
@@ -282,16 +282,20 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
     return model, curve, seconds
 
 
+def train_batch(a, rng: np.random.Generator, worked: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) of `a.batch` training windows, a fraction `worked` of their problems worked; without
+    `a.prompt_loss` the prompts' targets are IGNORE (the loss is on what follows the trigger)."""
+    rows, _ = windows(a.task, rng, a.batch, a.seq_len, test=False, worked=worked)
+    y = rows[:, 1:] if a.prompt_loss else without_prompts(a.task, rows)
+    return torch.from_numpy(rows[:, :-1]), torch.from_numpy(y)
+
+
 def phase_batches(a, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The continuation's `a.steps` (x, y) batches, the same for both copies: new training problems, a
     fraction `a.phase_worked` of them worked (the pretraining's `a.worked` when it is None)."""
     rng = np.random.default_rng(20_000 + seed)
     worked = a.worked if a.phase_worked is None else a.phase_worked
-    batches = []
-    for _ in range(a.steps):
-        rows, _ = windows(a.task, rng, a.batch, a.seq_len, test=False, worked=worked)
-        batches.append((torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])))
-    return batches
+    return [train_batch(a, rng, worked) for _ in range(a.steps)]
 
 
 def compare(a, seed: int, model, test_rows, test_owner) -> dict:
@@ -361,6 +365,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--worked", type=float, default=None, help="fraction of training problems in the worked form")
     ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--prompt-loss", type=int, choices=(0, 1), default=None,
+                    help="1: the loss covers every token; 0: only what follows each prompt's trigger")
     ap.add_argument("--pretrain", type=int, default=None, help="steps of the pretraining")
     ap.add_argument("--lr", type=float, default=PRETRAIN["lr"], help="peak lr of the pretraining")
     ap.add_argument("--warmup", type=int, default=PRETRAIN["warmup"], help="warmup steps of the pretraining")

@@ -18,6 +18,7 @@ EOS, START, END = 2, 5, 6
 DIGIT, PLUS, EQUALS, OPEN, CLOSE = 10, 20, 21, 22, 23  # digit d is token 10 + d; OPEN / CLOSE: ordinary brackets
 MAPS, COMMA, QUERY = 24, 25, 26  # '>' , '?' of the pointer-chasing table
 VOCAB = 32
+IGNORE = -1  # a target the loss skips (thresher.train.model.IGNORE)
 NAMES = {EOS: "$", START: "<", END: ">", PLUS: "+", EQUALS: "=", OPEN: "(", CLOSE: ")", MAPS: ">", COMMA: ",",
          QUERY: "?"}  # for printing
 TOKENS = {**{c: t for t, c in NAMES.items() if t not in (START, END)}, **{str(d): DIGIT + d for d in range(10)}}
@@ -158,6 +159,18 @@ def windows(task, rng: np.random.Generator, n: int, T: int, test: bool,
         if len(toks) - 2 > T:  # the last problem's last symbol (before its EOS) lies past the row's last target
             owner[r][owner[r] == k - 1] = -1
     return rows, owner
+
+
+def without_prompts(task, rows: np.ndarray) -> np.ndarray:
+    """The (n, T) targets of `rows` with every problem's prompt tokens set to IGNORE (-1, not scored
+    by the loss), so the model learns only what follows the trigger: a row '1>0,0>1,0?(1)0$...' of 2
+    symbols -> targets IGNORE up to '?' (the first token is no target), then '(', '1', ')', '0', '$'."""
+    y = rows[:, 1:].copy()
+    T = y.shape[1]
+    for r in range(rows.shape[0]):
+        for s0 in np.r_[0, np.flatnonzero(rows[r] == EOS) + 1]:  # each problem's first token; the target of token j is at j - 1
+            y[r, max(s0 - 1, 0):min(s0 - 1 + task.prompt_len, T)] = IGNORE
+    return y
 
 
 def scored_problems(task, rows: np.ndarray, owner: np.ndarray) -> list:

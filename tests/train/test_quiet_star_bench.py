@@ -206,7 +206,7 @@ def test_the_continuation_mix_defaults_to_the_pretraining_one(bench):
     from types import SimpleNamespace
 
     def share(**kw):
-        batches = bench.phase_batches(SimpleNamespace(steps=40, batch=8, seq_len=64, task=add(3), **kw), 0)
+        batches = bench.phase_batches(SimpleNamespace(steps=40, batch=8, seq_len=64, task=add(3), prompt_loss=1, **kw), 0)
         assert len(batches) == 40 and torch.equal(batches[0][0][:, 1:], batches[0][1][:, :-1])
         rows = np.concatenate([torch.cat([x, y[:, -1:]], 1).numpy() for x, y in batches])  # (320, T + 1)
         found = problems_in(bench, rows)  # about 1,100 problems
@@ -215,3 +215,99 @@ def test_the_continuation_mix_defaults_to_the_pretraining_one(bench):
     assert abs(share(worked=0.9, phase_worked=None) - 0.9) < 0.04
     assert share(worked=0.9, phase_worked=0.0) == 0.0
     assert abs(share(worked=0.0, phase_worked=0.5) - 0.5) < 0.06
+
+
+def hops(symbols: int, k: int):
+    return tasks().Hops(symbols, k)
+
+
+def chase(text: str, k: int) -> list[str]:
+    """The hops read off a problem's text by hand: '0>1,1>2,2>0,0?...' with 2 hops -> ['1', '2']."""
+    table = dict(pair.split(">") for pair in text.split("?")[0].split(",")[:-1])
+    x, out = text.split("?")[0].split(",")[-1], []
+    for _ in range(k):
+        x = table[x]
+        out.append(x)
+    return out
+
+
+def test_a_hops_problem_is_its_table_then_the_query_and_worked_the_hops_between_brackets(bench):
+    spec = ((1, 2, 3, 0), (0, 1, 2, 3), 0)
+    assert bench.decode(hops(4, 2).problem(spec)) == "0>1,1>2,2>3,3>0,0?2$"
+    assert bench.decode(hops(4, 2).problem(spec, worked=True)) == "0>1,1>2,2>3,3>0,0?(1)2$"
+    assert bench.decode(hops(4, 3).problem(((1, 2, 3, 0), (3, 1, 0, 2), 2), worked=True)) == "3>0,1>2,0>1,2>3,2?(30)1$"
+    rng = np.random.default_rng(5)
+    for m, k in ((6, 2), (8, 3), (10, 4)):
+        task = hops(m, k)
+        for _ in range(100):
+            spec = task.sample(rng)
+            worked = task.problem(spec, worked=True)
+            text = bench.decode(worked)
+            match = re.fullmatch(r"((\d>\d,){%d})(\d)\?\((\d{%d})\)(\d)\$" % (m, k - 1), text)
+            assert match, text
+            assert sorted(p[0] for p in match[1].split(",")[:-1]) == sorted(p[2] for p in match[1].split(",")[:-1])
+            assert [*match[4], match[5]] == chase(text, k), text
+            plain = task.problem(spec)
+            assert bench.decode(plain) == text.split("(")[0] + match[5] + "$"
+            assert len(plain) == task.prompt_len + task.answer_len + 1 and plain[task.prompt_len - 1] == task.trigger
+            assert task.parse(plain[:task.prompt_len]) == spec
+
+
+def test_held_out_hops_problems_never_reach_training_but_every_symbol_pair_does(bench):
+    task, T = hops(6, 2), 96
+    rows, owner = bench.windows(task, np.random.default_rng(6), 300, T, test=False, worked=0.5)
+    test_rows, test_owner = bench.windows(task, np.random.default_rng(7), 100, T, test=True)
+
+    def problems(r):
+        found = []
+        for row in r:
+            for piece in bench.decode(row.tolist()).split("$")[:-1]:
+                found.append(task.parse(tasks().encode(piece.split("?")[0] + "?")))
+                assert re.fullmatch(r"[\d>,]+\?(\(\d\))?\d", piece), piece
+        return found
+
+    train, test = problems(rows), problems(test_rows)
+    assert len(train) > 600 and len(test) > 200
+    assert not any(task.held_out(p) for p in train) and all(task.held_out(p) for p in test)
+    assert not {(f, x) for f, _, x in train} & {(f, x) for f, _, x in test}
+    pairs = {(s, f[s]) for f, _, _ in train for s in range(6)}
+    assert len(pairs) == 36  # every symbol pair, each fixed point included, is in some training table
+    share = np.mean([task.held_out(task.sample(np.random.default_rng(i))) for i in range(3000)])
+    assert 0.07 < share < 0.13, share  # about a tenth held out (CRC-32 mod 10)
+    # the scored targets are the symbols after '?': the answer, and in a worked problem the hop before it
+    for i in range(test_rows.shape[0]):
+        got = [bench.decode(test_rows[i, 1:][test_owner[i] == k].tolist()) for k in sorted(set(test_owner[i][test_owner[i] >= 0]))]
+        whole = [piece[-1] for piece in bench.decode(test_rows[i].tolist()).split("$")[:-1]]
+        assert got == whole[:len(got)] and len(whole) - len(got) <= 1
+    specs = bench.scored_problems(task, test_rows, test_owner)
+    assert [task.chain(s)[-1] for s in specs] == [int(c) for i in range(test_rows.shape[0])
+                                                  for c in bench.decode(test_rows[i, 1:][test_owner[i] >= 0].tolist())]
+
+
+def test_without_prompts_the_loss_sees_only_what_follows_each_query(bench):
+    task = hops(6, 3)
+    rows, _ = bench.windows(task, np.random.default_rng(8), 50, 96, test=False, worked=0.5)
+    y = tasks().without_prompts(task, rows)
+    for r in range(rows.shape[0]):
+        kept = "".join("." if t == tasks().IGNORE else bench.decode([t]) for t in y[r])
+        pieces = bench.decode(rows[r].tolist()).split("$")
+        expect = "." * (task.prompt_len - 1)  # the row's first token is no target
+        for piece in pieces[:-1]:
+            expect += piece[task.prompt_len:] + "$" + "." * task.prompt_len
+        assert kept == expect[:rows.shape[1] - 1], (kept, expect)
+
+
+@pytest.mark.parametrize("argv, flag", [(["--symbols", "11"], "--symbols"), (["--symbols", "1"], "--symbols"),
+                                        (["--hops", "1"], "--hops"), (["--seq-len", "30"], "--seq-len"),
+                                        (["--worked", "-0.1"], "--worked")])
+def test_a_bad_hops_argument_is_refused_by_name(bench, capsys, argv, flag):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--task", "hops", "--symbols", "8", *argv])
+    assert flag in capsys.readouterr().err
+
+
+def test_the_hops_thought_sits_where_the_worked_step_would(bench):
+    a = bench.parse_args(["--task", "hops", "--symbols", "6", "--hops", "3"])
+    assert (a.thought_len, a.n_future) == (2, 1) and a.task.step_len == 2 and not a.prompt_loss
+    a = bench.parse_args([])  # the addition's defaults are unchanged
+    assert (a.task.name, a.thought_len, a.n_future, a.seq_len, a.prompt_loss) == ("add", 4, 4, 64, 1)

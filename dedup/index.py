@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from thresher.dedup.features import Fingerprints, Params
 
+from thresher.arrow import from_numpy, strings, to_numpy
 from thresher.errors import StageError
 
 INDEX_VERSION = 3  # 2: shingle sets; 3: tie (the same survivors whatever the task count)
@@ -140,8 +141,9 @@ class RankWriter:
 
     def append(self, fp: Fingerprints, ids: list[str]) -> None:
         self.sig.append(fp.sig)
-        self.meta.write_table(pa.table({"id": ids, **{k: getattr(fp, k) for k in INFO_FIELDS}, "tie": tie_keys(ids)},
-                                       schema=META_SCHEMA))
+        values = {"id": ids, **{k: getattr(fp, k) for k in INFO_FIELDS}, "tie": tie_keys(ids)}
+        self.meta.write_table(pa.Table.from_arrays(
+            [strings(ids), *(from_numpy(values[f.name], f.type) for f in list(META_SCHEMA)[1:])], schema=META_SCHEMA))
         if self.sets is not None:
             self.ends.append((self.sets.rows + np.cumsum(fp.set_len))[:, None])
             self.sets.append(fp.sets[:, None])
@@ -191,7 +193,7 @@ class Index:
             if field == "tie" and "tie" not in pq.read_schema(path).names:
                 parts.append(np.zeros(size, np.uint64))
                 continue
-            parts.append(pq.read_table(path, columns=[field])[field].to_numpy())
+            parts.append(to_numpy(pq.ParquetFile(path).read(columns=[field]).column(field)))
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def sig_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -254,8 +256,8 @@ class Index:
         which = np.searchsorted(self.offsets, rows, side="right") - 1
         for i in np.unique(which):
             m = which == i
-            ids = pq.read_table(self.folder / "meta" / f"{rank_name(self.ranks[i])}.parquet", columns=["id"])["id"]
-            out[m] = ids.take(pa.array(rows[m] - self.offsets[i])).to_numpy(zero_copy_only=False)
+            ids = pq.ParquetFile(self.folder / "meta" / f"{rank_name(self.ranks[i])}.parquet").read(columns=["id"])["id"]
+            out[m] = ids.take(from_numpy(rows[m] - self.offsets[i])).to_pylist()
         return out
 
     def kept(self) -> np.ndarray:

@@ -39,6 +39,7 @@ from thresher.dedup.index import (
 )
 from thresher.dedup.verify import Checks, Verifier
 
+from thresher.arrow import from_numpy, set_column, strings
 from thresher.errors import StageError
 from thresher.steps import RecordStep
 
@@ -73,13 +74,12 @@ class DedupSignatures(RecordStep):
     def preload(self) -> None:
         """Called in the parent before a forked worker pool starts (pipelines/engine.py): load what
         each worker's first batch would load for itself, so that the workers inherit it: the
-        compiled kernels (numba's cache: about a second per process), their tables, and pandas,
-        which pyarrow imports at its first array made from numpy (half a second)."""
+        compiled kernels (numba's cache: about half a second per process) and their tables. (The
+        passes make and read arrow arrays through thresher.arrow, so pyarrow never imports pandas.)"""
         from thresher.records import Kind, new_document
 
         doc = new_document(id="preload", kind=Kind.TEXT, source="preload", uri="preload", text="a b c d e f g")
-        fp, _ = Fingerprinter(self.params)([doc])
-        pa.array(fp.status)
+        Fingerprinter(self.params)([doc])
 
     def process_rows(self, rows: Rows) -> None:
         """Every record gets its row in the index, in order, even when fingerprinting raises: the
@@ -97,7 +97,10 @@ class DedupSignatures(RecordStep):
                 return
             fp, errors = Fingerprints.empty(1, self.params), [(0, "internal_error", f"{type(e).__name__}: {e}")]
             fp.status[0] = FAILED
-        for i, reason, detail in errors:
+        if errors and rows.arrow:
+            at = np.array([i for i, _, _ in errors], np.int64)
+            self.side_batch("errors", rows.batch.take(from_numpy(at)), [r for _, r, _ in errors], [d for _, _, d in errors])
+        for i, reason, detail in errors if not rows.arrow else ():
             self.fail(rows.doc(i), reason, detail)
         try:
             self.out.append(fp, rows.column("id"))
@@ -204,29 +207,14 @@ class DedupFilter(RecordStep):
         removed = (act == EXACT) | (act == NEAR)
         in_cluster = removed | (act == KEPT_IN_CLUSTER)
         if in_cluster.any():
-            batch = _set(batch, "cluster_id", pc.if_else(pa.array(in_cluster), pa.array(survivor, pa.string()),
-                                                         batch.column("cluster_id")))
+            batch = set_column(batch, "cluster_id", pc.if_else(from_numpy(in_cluster), strings(survivor.tolist()),
+                                                               batch.column("cluster_id")))
         if removed.any():
-            gone = batch.filter(pa.array(removed))
-            reasons = np.where(act[removed] == EXACT, REASONS[EXACT], REASONS[NEAR])
-            for column, values in (("duplicate_of", gone.column("cluster_id")), ("stage", pa.array([STAGE] * len(gone))),
-                                   ("reason", pa.array(reasons, pa.string()))):
-                gone = _set(gone, column, values)
-            for reason, count in zip(*np.unique(reasons, return_counts=True)):
-                self.stat_update("removed", f"removed:{reason}", value=int(count))
-            writer = self._writers.get("removed")
-            if writer is not None:
-                writer.write_batch(gone, self.rank)
-        kept = batch.filter(pa.array((act != FAILED_ROW) & ~removed))  # failed rows are in _errors already
+            gone = batch.filter(from_numpy(removed))
+            gone = set_column(gone, "duplicate_of", gone.column("cluster_id"))
+            self.side_batch("removed", gone, np.where(act[removed] == EXACT, REASONS[EXACT], REASONS[NEAR]).tolist())
+        kept = batch.filter(from_numpy((act != FAILED_ROW) & ~removed))  # failed rows are in _errors already
         self.stat_update("kept", value=kept.num_rows)
         self.stat_update("out", value=kept.num_rows)
         return kept
 
-
-def _set(batch: pa.RecordBatch, column: str, values: pa.Array) -> pa.RecordBatch:
-    """The batch with one column's values replaced."""
-    i = batch.schema.get_field_index(column)
-    field = batch.schema.field(i)
-    arrays = list(batch.columns)
-    arrays[i] = values.cast(field.type)
-    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import IO, Callable
 
 from loguru import logger
 
@@ -28,17 +29,60 @@ def _console(record) -> bool:
     return record["exception"] is None or os.environ.get("THRESHER_DEBUG", "") not in ("", "0")
 
 
+# Sinks are added once and kept: loguru's `add` costs 25-50 ms (its exception formatter reads every
+# sysconfig scheme's paths), and datatrove sets the sinks up again at each task's start and end, so a
+# four-pass stage paid about 0.1 s for them per worker. `_sinks` maps a sink's name to (its settings,
+# its loguru handler id); a sink is added again only when its settings change.
+_sinks: dict[str, tuple[tuple, int]] = {}
+_task_file: IO | None = None  # where the task sink writes; None between tasks
+
+
+def _write_task_file(message) -> None:
+    if _task_file is not None:
+        _task_file.write(message)
+
+
+def _alive(handler_id: int) -> bool:
+    """Whether loguru still has the handler (a `logger.remove()` elsewhere drops ours). loguru has no
+    public list of handlers: its core's dict is read, and without it the sink is taken as gone (then
+    added again each time: slower, never lost)."""
+    handlers = getattr(getattr(logger, "_core", None), "handlers", None)
+    return isinstance(handlers, dict) and handler_id in handlers
+
+
+def _sink(name: str, settings: tuple, add: Callable[[], int]) -> None:
+    """Keep sink `name` as `settings` describe it: as it is if they are unchanged, else added anew."""
+    held = _sinks.get(name)
+    if held is not None and held[0] == settings and _alive(held[1]):
+        return
+    if held is not None:
+        try:
+            logger.remove(held[1])
+        except ValueError:  # removed already (a `logger.remove()` elsewhere)
+            pass
+    _sinks[name] = (settings, add())
+
+
+def _console_sink(level: str, prefix: str) -> None:
+    stream = sys.stderr
+    _sink("console", (level, prefix, stream),  # the stream itself: a new one may reuse a freed one's id
+          lambda: logger.add(stream, level=level, format=prefix + _FORMAT, filter=_console))
+
+
 def _default_logger() -> None:
-    logger.remove()
-    logger.add(sys.stderr, level=console_level(), format=_FORMAT, filter=_console)
+    global _task_file
+    _task_file = None
+    _console_sink(console_level(), "")
 
 
 def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
-    logger.remove()
+    global _task_file
     logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
     prefix = f"[NODE {node_rank}] " if node_rank != -1 else ""
-    logger.add(sys.stderr, level=console_level() if local_rank == 0 else "ERROR", format=prefix + _FORMAT, filter=_console)
-    logger.add(logfile, level="DEBUG", format=prefix + _FORMAT, colorize=False)
+    _console_sink(console_level() if local_rank == 0 else "ERROR", prefix)
+    _sink("task", (prefix,), lambda: logger.add(_write_task_file, level="DEBUG", format=prefix + _FORMAT,
+                                                colorize=False))
+    _task_file = logfile
     logger.info(f"Launching pipeline for {rank=}")
     return logfile
 
@@ -49,6 +93,7 @@ def install() -> None:
     `import thresher` stays cheap (no datatrove.executor import, which costs about 0.5 s)."""
     import datatrove.utils.logging as dt_logging
 
+    logger.remove()  # loguru's own default sink: ours replaces it
     dt_logging.add_task_logger = _task_logger
     dt_logging.setup_default_logger = _default_logger
     for module_name in ("datatrove.executor.base", "datatrove.executor.jobs", "datatrove.executor.ray"):

@@ -25,15 +25,18 @@ import contextlib
 import os
 from typing import Callable, Iterable, Iterator, Literal
 
+import pyarrow as pa
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from thresher.arrow import set_column, strings
 from thresher.errors import RecordError, StageError
 from thresher.io import RecordWriter
 from thresher.records import mark
 
 Side = Literal["errors", "rejected", "removed"]
 SIDE_FOLDERS: dict[str, str] = {"errors": "_errors", "rejected": "_rejected", "removed": "_removed"}
+_STATS: dict[str, str] = {"errors": "failed", "rejected": "rejected", "removed": "removed"}  # a side's counter
 
 class SideNotDeclared(AssertionError):
     """A step wrote to a side folder it does not declare in `sides` (a bug in the step, raised, never
@@ -126,11 +129,32 @@ class RecordStep(PipelineStep):
         self._side("removed", mark(doc, stage=self.stage, reason=reason, detail=detail))
 
     def _side(self, side: str, doc: Document) -> None:
-        if side not in self.sides:
-            raise SideNotDeclared(f"{type(self).__name__} declares sides {self.sides}, not {side!r}")
-        writer = self._writers.get(side)
+        writer = self._side_writer(side)
         if writer is not None:
             writer.write(doc, self.rank)
+
+    def _side_writer(self, side: str) -> RecordWriter | None:
+        if side not in self.sides:
+            raise SideNotDeclared(f"{type(self).__name__} declares sides {self.sides}, not {side!r}")
+        return self._writers.get(side)
+
+    def side_batch(self, side: Side, batch: pa.RecordBatch, reasons: list[str], details: list[str] | None = None) -> None:
+        """`fail` / `reject` / `remove` for the rows of an arrow batch at once (a columnar step's):
+        each row gets this stage and its reason (and detail), and is counted as those do."""
+        if len(reasons) != batch.num_rows or (details is not None and len(details) != batch.num_rows):
+            raise ValueError(f"{batch.num_rows} rows need as many reasons (got {len(reasons)}) and details")
+        stat = _STATS[side]
+        for reason in dict.fromkeys(reasons):
+            self.stat_update(stat, f"{stat}:{reason}", value=reasons.count(reason))
+        writer = self._side_writer(side)
+        if writer is None:
+            return
+        marks = {"stage": [self.stage] * batch.num_rows, "reason": reasons}
+        if details is not None:
+            marks["detail"] = [d[:2000] for d in details]  # as `mark` cuts them
+        for column, values in marks.items():
+            batch = set_column(batch, column, strings(values))
+        writer.write_batch(batch, self.rank)
 
     @contextlib.contextmanager
     def side_writers(self, rank: int) -> Iterator[None]:

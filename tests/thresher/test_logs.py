@@ -62,3 +62,31 @@ def test_an_error_is_one_line_however_long_its_path():
     result = CliRunner().invoke(app, ["run", path])
     assert result.exit_code == 2
     assert result.output == f"error: config file {path} not found\n"
+
+
+def test_task_sinks_are_added_once_and_write_to_each_tasks_file(tmp_path, monkeypatch):
+    """datatrove sets the sinks up at every task's start and end; loguru's `add` costs 25-50 ms, so
+    the sinks stay and only the task file changes. Each task's file gets its own lines."""
+    from datatrove.io import get_datafolder
+
+    added = []
+    real_add = logger.add
+    monkeypatch.setattr(logger, "add", lambda *a, **k: added.append(a[0]) or real_add(*a, **k))
+    folder = get_datafolder(str(tmp_path))
+    try:
+        for rank in range(3):
+            f = logs._task_logger(folder, rank)
+            logger.info(f"work of task {rank}")
+            logs._default_logger()
+            f.close()
+            logger.info("between tasks: in no task file")
+        adds = len(added)
+    finally:
+        logger.remove()
+        logs._sinks.clear()
+        logs._default_logger()  # the console sink back, for the tests after this one
+    assert adds <= 2  # at most the task sink and a console sink for this test's stderr
+    for rank in range(3):
+        text = (tmp_path / "logs" / f"task_{rank:05d}.log").read_text()
+        assert f"Launching pipeline for rank={rank}" in text and f"work of task {rank}" in text
+        assert "between tasks" not in text and all(f"task {r}" not in text for r in range(3) if r != rank)

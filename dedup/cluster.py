@@ -1,8 +1,7 @@
 """Union-find over the verified pairs of every band, then one survivor per cluster.
 
-The pairs are read one band at a time and folded into a label per record (connected components
-of the graph "current labels + this band's pairs", scipy's C implementation), so the memory is one
-int64 label per record plus one band's pairs, flat in the number of bands.
+The pairs are read one band at a time and joined into a union-find forest (a parent per record),
+so the memory is one int64 per record plus one band's pairs, flat in the number of bands.
 
 Survivor rule, in order: a record of an earlier run (already published, so it stays), then the
 highest `score` (the configured rule: longest, quality, or source priority), then the longest
@@ -23,8 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from thresher.dedup.fused import njit
 from thresher.dedup.index import (
     EXACT,
     FAILED_ROW,
@@ -41,21 +39,49 @@ ROUNDS = 8  # re-clusterings of records that fail against their survivor (a drif
 
 
 def components(n: int, pair_batches: Iterable[np.ndarray]) -> np.ndarray:
-    """(n,) int64 cluster label per row, given batches of (k, 2) row pairs.
+    """(n,) int64 cluster label per row, given batches of (k, 2) row pairs; labels count up from 0
+    in the order of each cluster's lowest row.
 
     >>> components(5, [np.array([[0, 1]]), np.array([[1, 3]])]).tolist()
     [0, 0, 1, 0, 2]
     """
-    labels = np.arange(n, dtype=np.int64)
+    parent = np.arange(n, dtype=np.int64)
     for pairs in pair_batches:
-        lu, lv = labels[pairs[:, 0]], labels[pairs[:, 1]]
-        m = lu != lv
-        if not m.any():
-            continue
-        graph = coo_matrix((np.ones(int(m.sum()), np.int8), (lu[m], lv[m])), shape=(n, n)).tocsr()
-        _, comp = connected_components(graph, directed=False)
-        labels = comp[labels].astype(np.int64)
-    return labels
+        if len(pairs):
+            if pairs.min() < 0 or pairs.max() >= n:  # the kernel does not check its indices
+                raise IndexError(f"a pair names row {int(pairs.min()) if pairs.min() < 0 else int(pairs.max())} of {n}")
+            _union(parent, np.ascontiguousarray(pairs[:, 0], np.int64), np.ascontiguousarray(pairs[:, 1], np.int64))
+    _flatten(parent)
+    is_root = parent == np.arange(n)
+    return (np.cumsum(is_root) - 1)[parent]
+
+
+# Union-find by hand (numba): scipy's connected_components did this from a sparse matrix per band,
+# and importing scipy.sparse costs the process 0.15-0.3 s (scipy._lib builds its array-API modules),
+# more than the clustering of 150 MB takes. Union by the lower root keeps every parent at or below
+# its row, so one pass in row order flattens the forest.
+@njit
+def _find(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@njit
+def _union(parent, u, v):
+    for k in range(u.size):
+        a, b = _find(parent, u[k]), _find(parent, v[k])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+
+
+@njit
+def _flatten(parent):
+    for i in range(parent.size):
+        parent[i] = parent[parent[i]]
 
 
 def survivors(labels: np.ndarray, earlier: np.ndarray, score: np.ndarray, length: np.ndarray,

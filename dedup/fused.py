@@ -24,9 +24,44 @@ The result is bit-identical to the numpy path (tests/dedup/test_minhash.py compa
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 from thresher.dedup.shingles import CASE_IGNORABLE, CASED, EXPAND, FAST_LIMIT, MAYBE, SLOW
+
+class _NoBlasProbe:
+    """An import finder that makes scipy.linalg read as missing to numba's BLAS probe, once.
+
+    numba's first compile or cache load in a process imports numba.np.arraymath, whose `_check_blas`
+    imports scipy.linalg only to choose the inner product that compiled np.convolve and np.correlate
+    use. That import costs 0.13-0.3 s per process (scipy._lib builds its array-API modules), a
+    fifth of the dedup stage on 15 MB, and no thresher kernel does linear algebra. With the probe
+    told no, those two functions use numba's own loop; np.dot and np.linalg in compiled code still
+    import scipy.linalg themselves when they compile. Only that call is answered, in the thread that
+    makes it; then the finder removes itself."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "scipy.linalg":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "_check_blas" and frame.f_globals.get("__name__") == "numba.np.arraymath":
+                self.remove()
+                raise ImportError("scipy.linalg left unimported for numba's BLAS probe (thresher/dedup/fused.py)")
+            frame = frame.f_back
+        return None
+
+    def remove(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+
+def _skip_numbas_blas_probe() -> None:
+    """Install `_NoBlasProbe` unless the probe would be free (scipy.linalg or numba's arraymath
+    imported already)."""
+    if "scipy.linalg" not in sys.modules and "numba.np.arraymath" not in sys.modules:
+        sys.meta_path.insert(0, _NoBlasProbe())
+
 
 try:  # numba is a core dependency; the numpy path stays as the reference and the fallback
     import numba
@@ -45,6 +80,7 @@ if numba is not None:
                           f"numba {numba.__version__} does not have (it was checked with 0.60-0.68): install "
                           "'numba>=0.60,<0.69'") from e
 
+    _skip_numbas_blas_probe()
     njit = numba.njit(cache=True, nogil=True, fastmath=False)
     # helpers numba puts into their callers: a call that passes arrays costs about as much as
     # hashing 20 code points (it increfs and decrefs each array)

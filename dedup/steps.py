@@ -136,8 +136,8 @@ class DedupBuckets(PipelineStep):
 
 
 class DedupCluster(PipelineStep):
-    # scipy is a core dependency: no _requires_dependencies, whose check (datatrove's) scans every
-    # installed distribution's metadata (~50 ms) each time the step is made or unpickled
+    # no _requires_dependencies: its check (datatrove's) scans every installed distribution's
+    # metadata (~50 ms) each time the step is made or unpickled
     name = "🔗 dedup clusters"
     type = "🫂 - DEDUP"
 
@@ -148,9 +148,7 @@ class DedupCluster(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if rank != 0:
             return
-        from thresher.dedup.cluster import (
-            assign,  # scipy.sparse: only this task needs it
-        )
+        from thresher.dedup.cluster import assign
 
         ix = IndexSet(Index(self.index), [Index(p) for p in self.earlier])
         files = [self.index / "pairs" / f"{slot:03d}.npy" for slot in range(self.slots)]

@@ -259,3 +259,30 @@ def test_real_text_is_hashed_in_the_kernel_bit_for_bit():
     assert len(docs) > 500
     slow = _kernel_matches_python(docs)
     assert slow.sum() <= len(docs) // 100, [docs[i][:40] for i in np.flatnonzero(slow)]
+
+
+NUMBA_LINALG = """
+import numpy as np, numba, sys
+from thresher.dedup.fused import mix64
+mix64(np.uint64(1))  # numba's first cache load in this process: the BLAS probe is answered no
+assert "scipy.linalg" not in sys.modules
+conv = numba.njit(lambda a, b: np.convolve(a, b))
+dot = numba.njit(lambda a, b: np.dot(a, b))
+a, b = np.arange(5.0), np.array([1.0, -2.0, 0.5])
+assert np.allclose(conv(a, b), np.convolve(a, b)), conv(a, b)
+m = np.arange(6.0).reshape(2, 3)
+assert np.allclose(dot(m, m.T), m @ m.T)  # np.dot imports scipy.linalg's BLAS itself when it compiles
+print("scipy.linalg" in sys.modules, [type(f).__name__ for f in sys.meta_path].count("_NoBlasProbe"))
+"""
+
+
+def test_numbas_blas_probe_is_skipped_and_its_linear_algebra_still_works():
+    """dedup/fused.py tells numba's import-time BLAS probe that scipy.linalg is missing (0.13-0.3 s
+    saved per process): compiled np.convolve then takes numba's own loop, and np.dot still finds BLAS
+    when it compiles. In a fresh process; the finder is gone after it answered."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", NUMBA_LINALG], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["True", "0"]

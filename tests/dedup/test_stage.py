@@ -244,14 +244,16 @@ from thresher.pipelines.config import load_config
 from thresher.pipelines.run import run_stages
 cfg = load_config({"workdir": sys.argv[1], "executor": {"workers": 1, "tasks": 2}})
 [result] = run_stages(cfg, ["dedup"], echo=lambda s: None)
-print(json.dumps({"pandas": "pandas" in sys.modules, "removed": result.side.get("removed", 0)}))
+print(json.dumps({"pandas": "pandas" in sys.modules, "scipy.linalg": "scipy.linalg" in sys.modules,
+                  "scipy.sparse": "scipy.sparse" in sys.modules, "removed": result.side.get("removed", 0)}))
 """
 
 
-def test_the_stage_never_imports_pandas(tmp_path, prose):
+def test_the_stage_never_imports_pandas_or_scipys_linalg_and_sparse(tmp_path, prose):
     """pyarrow imports pandas (0.15-0.2 s, a sixth of the stage on 15 MB) at its first array made
     from Python or numpy values; the passes build and read arrays through thresher.arrow instead.
-    In a fresh process, on every kind, with bad records among them."""
+    scipy.linalg (numba's BLAS probe) and scipy.sparse (the clustering) cost as much again
+    (dedup/fused.py, dedup/cluster.py). In a fresh process, on every kind, with bad records."""
     import json
     import subprocess
     import sys
@@ -261,4 +263,4 @@ def test_the_stage_never_imports_pandas(tmp_path, prose):
     out = subprocess.run([sys.executable, "-c", NO_PANDAS, str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got == {"pandas": False, "removed": len(dups)}
+    assert got == {"pandas": False, "scipy.linalg": False, "scipy.sparse": False, "removed": len(dups)}

@@ -10,7 +10,8 @@ at Jaccard 0.5-1.0, until the corpus reaches --mb megabytes. --corpus planted: t
 Zipf-vocabulary corpus of thresher.dedup.planted (--docs).
 
 1. MinHash signature throughput on one core, from raw text, with the same shingling (word
-   5-grams of NFKC-lowercased text) and 112 permutations: ours (numpy, batches of 256) vs rensa
+   5-grams of NFKC-lowercased text) and 112 permutations: ours (the fused numba kernel of
+   dedup/fused.py, batches of 256) vs rensa
    (Rust RMinHash; shingles built in Python, as rensa takes a list of strings) vs datasketch
    (MinHash.update_batch; timed on a slice of the corpus).
 2. The whole near-duplicate stage, on the same parquet records, per corpus size and worker count,

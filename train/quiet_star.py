@@ -8,14 +8,9 @@ true future than the other thoughts at the same position did (their mean is the 
 
     loss = base_weight * LM loss  +  nll_weight * NLL(true future | mixed)  +  reinforce_weight * REINFORCE
 
-All positions think at once: the thought tokens of step s form one block of P queries (P thinking
-positions) that attends to the base window through a causal document mask and to its own earlier
-steps through the diagonal (position p of step s sees position p of steps 1..s only; `step_mask`).
-The keys and values grow by one block per step, so a thought of L tokens costs L forwards of P
-queries each (the paper's trick). On CPU the mask is a dense boolean one for SDPA (the reference);
-with `model.use_flex` (CUDA) the same rule is a FlexAttention mask function (`flex_step_mask`),
-whose rule the tests check against the dense mask on CPU; the whole forward through it is a
-CUDA test (skipped without a GPU; run once on CPU with eager FlexAttention, which is slow).
+All positions think at once, each thought seeing its prefix and its own earlier tokens only (the
+paper's diagonal attention: train/thought_attention.py, dense masks on CPU, FlexAttention on CUDA).
+Sampling with thoughts is train/thought_sampling.py.
 
 The start and end embeddings are the `<|thought|>` / `<|/thought|>` rows of the model's embedding,
 so a Quiet-STaR checkpoint is an ordinary thresher checkpoint (the mixing head rides along in it) and
@@ -38,7 +33,7 @@ import torch.nn.functional as F
 from thresher.tokenizer.layout import load_layout
 from thresher.tokenizer.reader import ShardError
 from thresher.train import checkpoint as ckpt
-from thresher.train.attention import _flex, apply_rope, doc_ids_from_eos, positions_in_document
+from thresher.train.attention import doc_ids_from_eos, positions_in_document
 from thresher.train.config import QuietStarConfig
 from thresher.train.data import Batches, shard_facts
 from thresher.train.distributed import setup, teardown
@@ -47,7 +42,7 @@ from thresher.train.model import IGNORE, Transformer
 from thresher.train.moe import update_bias
 from thresher.train.optim import build_optimizer, resume_schedule
 from thresher.train.presets import from_dict
-from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+from thresher.train.thought_attention import run_step, step_masks, thinking_positions
 
 from thresher.errors import ConfigError, StageError
 
@@ -67,141 +62,6 @@ class MixingHead(nn.Module):
     def forward(self, h_base: torch.Tensor, h_thought: torch.Tensor) -> torch.Tensor:
         """(..., D), (..., D) -> (..., 1) weights."""
         return torch.sigmoid(self.net(torch.cat([h_base, h_thought], dim=-1).float()))
-
-
-def thinking_positions(T: int, every: int, device=None) -> torch.Tensor:
-    """The positions that think: every `every`-th one, ending each group: T=7, every=3 -> [2, 5]."""
-    return torch.arange(every - 1, T, every, device=device)
-
-
-def step_mask(doc_BT: torch.Tensor, at_P: torch.Tensor, step: int, window: int = 0) -> torch.Tensor:
-    """What the thought tokens of `step` (1-based) may attend to: (B, P, T + step * P) bool over the
-    keys [base window | step 1 | ... | step `step`]. Thought p (thinking at base position i = at_P[p])
-    sees the base tokens j <= i of its own document and, in every step block, only column p: its own
-    earlier tokens and itself; a sliding-window layer counts back from the thought token's position
-    i + step along the thought and then the prefix, as a cached forward over the same tokens would."""
-    B, T = doc_BT.shape
-    P = at_P.shape[0]
-    j = torch.arange(T, device=doc_BT.device)
-    base = (j[None, :] <= at_P[:, None])  # (P, T)
-    if window:
-        base = base & (at_P[:, None] + step - j[None, :] < window)
-    base = base & (doc_BT[:, at_P, None] == doc_BT[:, None, :])  # (B, P, T)
-    own = torch.eye(P, dtype=torch.bool, device=doc_BT.device).repeat(1, step)  # (P, step * P)
-    if window:  # a thought token at i + step sees its own token of step r only within the window too
-        r = torch.arange(1, step + 1, device=doc_BT.device).repeat_interleave(P)
-        own = own & (step - r < window)[None, :]
-    return torch.cat([base, own.expand(B, P, step * P)], dim=2)
-
-
-def thought_mask(doc_BT: torch.Tensor, at_P: torch.Tensor, steps: int, window: int = 0) -> torch.Tensor:
-    """The whole pattern at once, (B, T + steps*P, T + steps*P): the base window document-causal,
-    then each step's rows from `step_mask` (padded with False for the later steps). The forward
-    never builds it (it runs step by step); the tests and a full-sequence check read it."""
-    B, T = doc_BT.shape
-    S = T + steps * at_P.shape[0]
-    i = torch.arange(T, device=doc_BT.device)
-    base = (i[:, None] >= i[None, :]) & (doc_BT[:, :, None] == doc_BT[:, None, :])
-    if window:
-        base = base & (i[:, None] - i[None, :] < window)
-    rows = [F.pad(base, (0, S - T))]
-    for s in range(1, steps + 1):
-        m = step_mask(doc_BT, at_P, s, window)
-        rows.append(F.pad(m, (0, S - m.shape[2])))
-    return torch.cat(rows, dim=1)
-
-
-def step_mask_mod(doc_BT: torch.Tensor, at_P: torch.Tensor, step: int, window: int = 0) -> Callable:
-    """`step_mask`'s rule as a FlexAttention mask function of (batch, head, query, key) indices."""
-    T, P = doc_BT.shape[1], at_P.shape[0]
-
-    def mask_mod(b, h, q, kv):
-        i = at_P[q]
-        j = kv.clamp(max=T - 1)
-        base = (kv < T) & (j <= i) & (doc_BT[b, i] == doc_BT[b, j])
-        rel = (kv - T).clamp(min=0)
-        own = (kv >= T) & (rel % P == q)
-        if window:
-            base = base & (i + step - j < window)
-            own = own & (step - (rel // P + 1) < window)
-        return base | own
-
-    return mask_mod
-
-
-def flex_step_mask(doc_BT: torch.Tensor, at_P: torch.Tensor, step: int, window: int = 0):
-    """`step_mask` as a FlexAttention BlockMask (the CUDA path): no (P, T + step * P) tensor is
-    materialised and whole blocks of other thoughts are skipped."""
-    B, T = doc_BT.shape
-    P = at_P.shape[0]
-    return create_block_mask(step_mask_mod(doc_BT, at_P, step, window), B, None, P, T + step * P,
-                             device=doc_BT.device)
-
-
-def _base_flex_mask(doc_BT: torch.Tensor, window: int = 0):
-    B, T = doc_BT.shape
-
-    def mask_mod(b, h, q, kv):
-        ok = (q >= kv) & (doc_BT[b, q] == doc_BT[b, kv])
-        return ok & (q - kv < window) if window else ok
-
-    return create_block_mask(mask_mod, B, None, T, T, device=doc_BT.device)
-
-
-def step_masks(model, doc_BT: torch.Tensor, at_P: torch.Tensor, step: int) -> dict:
-    """What each window size of the model attends with at `step` (0: the base window): dense boolean
-    masks for SDPA, or FlexAttention block masks when `model.use_flex` (CUDA)."""
-    out = {}
-    for w in {b.attn.window for b in model.blocks}:
-        if model.use_flex:
-            out[w] = _base_flex_mask(doc_BT, w) if step == 0 else flex_step_mask(doc_BT, at_P, step, w)
-        elif step == 0:
-            i = torch.arange(doc_BT.shape[1], device=doc_BT.device)
-            m = (i[:, None] >= i[None, :]) & (doc_BT[:, :, None] == doc_BT[:, None, :])  # (B, T, T)
-            out[w] = m & (i[:, None] - i[None, :] < w) if w else m
-        else:
-            out[w] = step_mask(doc_BT, at_P, step, w)
-    return out
-
-
-def _block(block, x_BTD, cos, sin, masks: dict, past: tuple | None):
-    """One transformer block over new queries whose keys are `past` (k, v) + their own: the model's
-    Block.forward with an explicit mask and growing keys (the model's KVCache masks by position,
-    which cannot say "own thought only"). Returns (x, aux, (k, v))."""
-    attn = block.attn
-    B, T, _ = x_BTD.shape
-    H, G, K = attn.n_heads, attn.n_kv, attn.head_dim
-    q, k, v = attn.qkv(block.attn_norm(x_BTD)).view(B, T, H + 2 * G, K).split([H, G, G], dim=2)
-    q = apply_rope(attn.q_norm(q).transpose(1, 2), cos, sin)  # (B, H, T, K)
-    k = apply_rope(attn.k_norm(k).transpose(1, 2), cos, sin)  # (B, G, T, K)
-    v = v.transpose(1, 2)
-    if past is not None:
-        k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, G, S, K)
-    mask = masks[attn.window]
-    if isinstance(mask, torch.Tensor):
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None], enable_gqa=True)
-    else:  # a FlexAttention BlockMask: compiled on CUDA, eager (the slow reference) elsewhere
-        y = (_flex() if q.is_cuda else flex_attention)(q, k, v, block_mask=mask, enable_gqa=True)
-    x_BTD = x_BTD + attn.proj(y.transpose(1, 2).reshape(B, T, H * K))
-    if block.is_moe:
-        y, aux = block.ffn(block.ffn_norm(x_BTD))
-    else:
-        y, aux = block.ffn(block.ffn_norm(x_BTD)), None
-    return x_BTD + y, aux, (k, v)
-
-
-def run_step(model, x_BTD, pos_BT, masks, kv: list | None):
-    """All layers over one block of new queries; `kv` (per layer (k, v), or None) grows by it.
-    Returns the final normalised hidden states (B, T, D), the routers' aux loss and the new kv."""
-    cos, sin = model._rope(pos_BT, int(pos_BT.max()) + 1)
-    aux_total = x_BTD.new_zeros((), dtype=torch.float32)
-    new_kv = []
-    for i, block in enumerate(model.blocks):
-        x_BTD, aux, layer_kv = _block(block, x_BTD, cos, sin, masks, kv[i] if kv is not None else None)
-        new_kv.append(layer_kv)
-        if aux is not None:
-            aux_total = aux_total + aux
-    return model.norm(x_BTD), aux_total, new_kv
 
 
 @dataclass(frozen=True)
@@ -364,86 +224,6 @@ def quiet_star_forward(model, head: MixingHead, qc: QuietStarConfig, x_BT: torch
 
 
 # -- sampling with thoughts (thresher sample --thoughts show|hide) ---------------------------------
-
-def _snapshot(caches, n: int) -> tuple:
-    """What writing `n` more tokens into the caches would overwrite (a sliding-window layer's ring
-    buffer reuses its oldest slots), and the document bookkeeping, so a thought can be taken back."""
-    layers = []
-    for c in caches:
-        slots = c._slots(c.length, c.length + n)
-        layers.append((c.length, slots, c.k[:, :, slots].clone(), c.v[:, :, slots].clone(), c.doc[:, slots].clone()))
-    c0 = caches[0]
-    return layers, (c0.next_doc.clone(), c0.doc_start.clone(), c0.prev_eos.clone(), c0.boundary)
-
-
-def _rewind(caches, saved: tuple) -> None:
-    layers, (next_doc, doc_start, prev_eos, boundary) = saved
-    for c, (length, slots, k, v, doc) in zip(caches, layers):
-        c.k[:, :, slots], c.v[:, :, slots], c.doc[:, slots] = k, v, doc
-        c.length = length
-    c0 = caches[0]
-    c0.next_doc, c0.doc_start, c0.prev_eos, c0.boundary = next_doc, doc_start, prev_eos, boundary
-
-
-@torch.no_grad()
-def think_next(model, head: MixingHead, caches, h_base_D: torch.Tensor, logits_base_V: torch.Tensor,
-               thought_len: int, markers: tuple[int, int], temperature: float = 1.0,
-               gen: torch.Generator | None = None) -> tuple[torch.Tensor, list[int], float]:
-    """Think once after the cached prefix, as training does at its last position: <|thought|>,
-    `thought_len` sampled tokens (greedy at temperature 0), <|/thought|>; then mix. The thought is
-    taken back out of the caches afterwards (later tokens never see it, as in training). Returns
-    the mixed next-token log-probabilities (V,), the thought's tokens and the mixing weight."""
-    dev = logits_base_V.device
-    saved = _snapshot(caches, thought_len + 2)
-    ban = torch.tensor(banned_ids(model, markers), device=dev)
-    thought: list[int] = []
-    token = markers[0]
-    for _ in range(thought_len):
-        logits = model(torch.tensor([[token]], device=dev), caches=caches)[0, -1].float()
-        logits[ban] = float("-inf")
-        if temperature <= 0:
-            token = int(logits.argmax())
-        else:
-            token = int(torch.multinomial(torch.softmax(logits / temperature, -1).cpu(), 1, generator=gen))
-        thought.append(token)
-    model(torch.tensor([[token]], device=dev), caches=caches)
-    h_post = model.hidden(torch.tensor([[markers[1]]], device=dev), caches=caches)[0][0, -1]
-    _rewind(caches, saved)
-    w = head(h_base_D, h_post)  # (1,)
-    lp_post = F.log_softmax(model.lm_head(h_post).float(), -1)
-    mixed = F.log_softmax(w * lp_post + (1 - w) * F.log_softmax(logits_base_V.float(), -1), -1)
-    return mixed, thought, float(w)
-
-
-@torch.no_grad()
-def generate_with_thoughts(model, head: MixingHead, prompt: list[int], max_new: int, markers: tuple[int, int],
-                           thought_len: int, *, show: bool = False, temperature: float = 1.0, top_k: int = 0,
-                           top_p: float = 1.0, thought_temperature: float = 1.0, seed: int = 0,
-                           stop_at_eos: bool = True) -> list[int]:
-    """`train.sample.generate` with a thought before every token. `show`: the returned ids hold each
-    thought between its markers before the token it led to; else only the spoken tokens."""
-    from thresher.train.sample import opening, pick  # here: train.sample may import this module
-
-    dev, eos = model.embed.weight.device, model.eos_id
-    prompt = opening(model, prompt)
-    gen = torch.Generator().manual_seed(seed)
-    caches = model.new_caches(1, len(prompt) + max_new + thought_len + 2, dev, model.embed.weight.dtype)
-    h = model.hidden(torch.tensor([prompt], device=dev), caches=caches)[0][0, -1]
-    out: list[int] = []
-    for _ in range(max_new):
-        mixed, thought, _ = think_next(model, head, caches, h, model.lm_head(h), thought_len, markers,
-                                       thought_temperature, gen)
-        token = pick(mixed, temperature, top_k, top_p, gen)
-        if stop_at_eos and token == eos:
-            break
-        if show:
-            out += [markers[0], *thought, markers[1]]
-        out.append(token)
-        h = model.hidden(torch.tensor([[token]], device=dev), caches=caches)[0][0, -1]
-    return out
-
-
-# -- the training phase (train.quiet_star), from a pretrained checkpoint ---------------------------
 
 @dataclass
 class PhaseResult:

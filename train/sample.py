@@ -211,7 +211,8 @@ def sample_to_files(checkpoint: str | Path, out: Path, prompt: Prompt, *, n: int
     if thoughts is not None:
         if thoughts not in ("show", "hide"):
             raise StageError(f"--thoughts {thoughts!r}: show or hide")
-        from thresher.train.quiet_star import generate_with_thoughts, load_head
+        from thresher.train.quiet_star import load_head
+        from thresher.train.thought_sampling import generate_with_thoughts
 
         head, qc, markers = load_head({"quiet_star": facts["quiet_star"]}, model.cfg.d_model)
         think = lambda i: generate_with_thoughts(  # noqa: E731

@@ -1,5 +1,5 @@
-"""Quiet-STaR (train/quiet_star.py): the diagonal thought mask, the step-by-step forward against the
-model's own blocks, and the gradients that reach the mixing head and the thought markers."""
+"""Quiet-STaR (train/quiet_star.py, thought_attention.py, thought_sampling.py): the diagonal
+thought mask, the step-by-step forward against the model's own blocks, and the gradients that reach the mixing head and the thought markers."""
 
 from __future__ import annotations
 
@@ -10,15 +10,8 @@ import torch
 from thresher.train.attention import DocMask, positions_in_document
 from thresher.train.model import Transformer
 from thresher.train.presets import build_config
-from thresher.train.quiet_star import (
-    MixingHead,
-    QuietStarConfig,
-    quiet_star_forward,
-    run_step,
-    step_mask,
-    thinking_positions,
-    thought_mask,
-)
+from thresher.train.quiet_star import MixingHead, QuietStarConfig, quiet_star_forward
+from thresher.train.thought_attention import run_step, step_mask, thinking_positions, thought_mask
 
 VOCAB, EOS, START, END = 40, 2, 5, 6
 
@@ -134,7 +127,7 @@ def test_gradients_reach_the_mixing_head_and_the_thought_markers():
 
 
 def test_sampling_thinks_as_training_does_and_takes_the_thought_back():
-    from thresher.train.quiet_star import generate_with_thoughts, think_next
+    from thresher.train.thought_sampling import generate_with_thoughts, think_next
 
     for window in (0, 4):  # full attention, and sliding-window layers whose ring buffer the thought overwrites
         model = tiny(window=window).eval()
@@ -206,7 +199,7 @@ def test_a_phase_starts_from_a_checkpoint_saves_one_sample_loads_and_resumes(cha
 
 
 def test_the_flex_attention_mask_function_is_the_dense_mask():
-    from thresher.train.quiet_star import step_mask_mod
+    from thresher.train.thought_attention import step_mask_mod
 
     doc = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0, 0, 0]])
     for every, step, window in ((1, 1, 0), (2, 3, 0), (3, 4, 4), (1, 6, 3)):

@@ -1,16 +1,30 @@
 """Quiet-STaR on a task where an intermediate step helps: does thinking beat not thinking, and what does it cost?
 
-    python benchmarks/bench_quiet_star.py --seeds 0,1,2,3,4 --cache /tmp/qs    # CPU, tiny preset, 3 digits
+    python benchmarks/bench_quiet_star.py --seeds 0,1,2,3,4 --cache /tmp/qs    # CPU, tiny preset, 3-digit addition
+    python benchmarks/bench_quiet_star.py --task hops --seeds 0,1,2 --cache /tmp/qs    # pointer chasing, 2 hops
     python benchmarks/bench_quiet_star.py --pretrain-only --digits 4 --pretrain 15000 --curve-every 1000
 
-The task: `a+b=s` with `--digits`-digit numbers and the sum written most significant digit first, so
-each digit of the sum depends on the carries coming from the digits to its right. A fraction
-`--worked` of the training problems is written worked, `a+b=(r)s`: the sum least significant digit
-first (the order its carries are computed in) between two ordinary bracket tokens, then the sum
-(58+67=(521)125). That is where the model learns what a useful intermediate looks like. Problems
-are packed into windows as documents ending with EOS; the held-out problems (a + b with
-(a * 7 + b) % 10 == 0) never appear in training, plain or worked, and are scored plain only (no
-bracket in the prompt): the plain model must answer directly, the Quiet-STaR one may think.
+The tasks (benchmarks/quiet_star_tasks.py) write a problem as a fixed-length prompt ending in a
+trigger token, then the answer; a fraction `--worked` of the training problems is written worked,
+the intermediate step first between two ordinary bracket tokens: prompt, '(', step, ')', answer.
+That is where the model learns what a useful intermediate looks like. Problems are packed into
+windows as documents ending with EOS; the held-out problems never appear in training, plain or
+worked, and are scored plain only (no bracket in the prompt): the plain model must answer directly,
+the Quiet-STaR one may think.
+
+`--task add`: `a+b=s` with `--digits`-digit numbers and the sum written most significant digit
+first, so each digit of the sum depends on the carries coming from the digits to its right; worked,
+the sum least significant digit first (the order its carries are computed in): 58+67=(521)125.
+Held out: a + b with (a * 7 + b) % 10 == 0. `--task hops`: pointer chasing. A random permutation f
+of `--symbols` symbols (the digit tokens), its table in a random order as `x>y` pairs, the query
+`x?`, and the answer f^k(x) with k = `--hops`; worked, the k - 1 intermediate hops: with 4 symbols
+and 2 hops '2>0,0>3,3>1,1>2,0?1$', worked '2>0,0>3,3>1,1>2,0?(3)1$'. One hop is an induction-style
+lookup (a 2-layer circuit: a head that tags each target with its source, then a head that matches
+the query), so the worked form, one hop per token, is within the tiny preset's two layers, while
+two hops at once need a lookup of a lookup. Held out: the problems (function and start, whatever the
+table's order) whose CRC-32 is 0 mod 10, so every symbol pair is seen in training and no held-out
+problem is. For hops the loss skips the prompts (`--prompt-loss 0`: the random tables are noise
+that drowned the answers' signal; the loss is on '(', the step, ')', the answer and EOS).
 
 Protocol, per seed (each seed its own initial weights, training batches and held-out problems): the
 tiny preset is pretrained plainly on the mix for `--pretrain` steps, printing its curve (mean train
@@ -20,47 +34,64 @@ steps, another `--steps` Quiet-STaR steps, on the same batches of the same mix (
 schedule, interleaved step by step). Before its phase the Quiet-STaR copy's <|thought|> and
 <|/thought|> embeddings are set to those of '(' and ')' (`init_thought_embeddings`; the paper starts
 both markers from the embedding of '---'; the tiny preset ties its embeddings, so the output rows
-follow). A thought is `--thought-len` tokens (default digits + 1, the worked step's length) and
-predicts the next `--n-future` tokens (default digits + 1, the sum's length), so the thought at '='
-sits exactly where a worked step would: '=' then '(' r ')' then the sum, at the same positions.
+follow). A thought is `--thought-len` tokens (default the worked step's length: digits + 1, or
+hops - 1) and predicts the next `--n-future` tokens (default the answer's length: digits + 1, or
+1), so the thought at the trigger ('=' or '?') sits exactly where a worked step would: the trigger
+then '(' step ')' then the answer, at the same positions.
 
-Accuracy is on the held-out problems' sum digits, teacher-forced, each digit the greedy choice among
-the ten digits (after '=' a model trained on both forms also expects '('); a problem counts when
-every digit of its sum is right. The Quiet-STaR model is scored three ways: thinking before every
-token (each digit after its own position's greedy thought, mixed by the head, as `thresher sample
---thoughts` decodes), with one thought at '=' (the whole sum from that thought and its
-teacher-forced futures, as training scores it), and with its thoughts hidden (its base predictions).
-Beside them, as a diagnostic of what the thoughts carry whatever the trained head makes of them, the
-thought at '=' trusted fully (w = 1: the sum read from the prediction after the thought alone),
-before the phase (the pretrained model with its markers set) and after it. `thought = worked step`
-is the share of held-out problems whose greedy thought at '=' is exactly the sum least significant
-digit first, before and after the phase, and after it among the problems the model's own
-thoughts-hidden prediction gets wrong; a few such thoughts are printed per seed, with the mixing
-weight at '='. The table gives each seed and the mean and sample standard deviation over seeds. The
-cost factor is the median wall time of a Quiet-STaR step over a plain one (the same batch, so per
-trained token), the two timed step by step in turn.
+Accuracy is on the held-out problems' answer tokens, teacher-forced, each the greedy choice among
+the task's symbols (after the trigger a model trained on both forms also expects '('); chance is
+1 / symbols per token; a problem counts when every token of its answer is right. The Quiet-STaR
+model is scored three ways: thinking before every token (each token after its own position's
+greedy thought, mixed by the head, as `thresher sample --thoughts` decodes), with one thought at
+the trigger (the whole answer from that thought and its teacher-forced futures, as training scores
+it), and with its thoughts hidden (its base predictions); for hops, one answer token, the first
+two are the same. Beside them, as a diagnostic of what the thoughts carry whatever the trained head
+makes of them, the thought at the trigger trusted fully (w = 1: the answer read from the prediction
+after the thought alone), before the phase (the pretrained model with its markers set) and after
+it. `thought = worked step` is the share of held-out problems whose greedy thought at the trigger
+is exactly the worked step, before and after the phase, and after it among the problems the
+model's own thoughts-hidden prediction gets wrong; a few such thoughts are printed per seed, with
+the mixing weight at the trigger. The table gives each seed and the mean and sample standard
+deviation over seeds. The cost factor is the median wall time of a Quiet-STaR step over a plain one
+(the same batch, so per trained token), the two timed step by step in turn. The curve and the table
+also give the held-out problems written worked by the model itself (from the prompt and '(' it
+writes the step greedily, ')' is given, then the answer: step / answer accuracy), whether it can do
+them in text; `--phase-worked` sets the continuation's worked fraction apart from the pretraining's
+(default: the same). `--cache DIR` keeps each pretrained state for a rerun with the same arguments.
 
 The sizes were chosen from the pretraining curves (the train ones, and the pretrained model's
-held-out plain accuracy for the number of digits), never from the Quiet-STaR-vs-plain comparison. 2
-digits: after 6000 steps the plain held-out accuracy is 0.94-1.00 for seeds 0-2 (nothing for a
-thought to add). 3 digits: the train loss sits on a plateau (1.25-1.35 nats) and drops in one
+held-out plain and self-written worked accuracy), never from the Quiet-STaR-vs-plain comparison.
+Addition, 2 digits: after 6000 steps the plain held-out accuracy is 0.94-1.00 for seeds 0-2 (nothing
+for a thought to add). 3 digits: the train loss sits on a plateau (1.25-1.35 nats) and drops in one
 transition (near steps 4000-5500, 2500-3000, 2500-3500, 1000-2000 and 2500-3500 for seeds 0-4; the
 train accuracy on plain and on worked problems rises in the same transition, not first for the
-worked form); PRETRAIN's 10000 steps (lr 3e-3, warmup 100) pass it with room for all five, whose
-train loss ends at 0.956-0.959, within 0.005 of where it was 2000 steps earlier. 4 digits: at step
-10000 of a 15000-step run seed 0 answered 0.91 of plain train problems but 0.02 of worked ones (the
-worked form not learned), so there would be no worked step for a thought to reuse. The
-continuation's 300 steps (lr 2e-3 as before, not tuned) come from a probe of 600 Quiet-STaR steps on
-seed 0 whose train lines alone were read (stopped at step 350): the mixing weight (mean over all
-positions) fell 0.024 -> 0.0085 -> 0.0058 at steps 50 / 100 / 200 and stayed there, the train future
-NLL with thoughts within 0.0005 nats of the one without from step 100.
-`--cache DIR` keeps each pretrained state for a rerun with the same arguments. The curve and the
-table also give the held-out problems written worked by the model itself (from 'a+b=(' it writes
-the step greedily, ')' is given, then the sum: step / sum accuracy), whether it can do them in text;
-`--phase-worked` sets the continuation's worked fraction apart from the pretraining's (default: the
-same). Note the held-out split is by units digits: (a * 7 + b) % 10 == 0 holds exactly when the
-units digit of b is 3 x that of a (mod 10), so those 10 of the 100 units-digit pairs never reach
-training and both forms must add an unseen pair in their first column.
+worked form); 10000 steps (lr 3e-3, warmup 100) pass it with room for all five, whose train loss
+ends at 0.956-0.959, within 0.005 of where it was 2000 steps earlier. 4 digits: at step 10000 of a
+15000-step run seed 0 answered 0.91 of plain train problems but 0.02 of worked ones (the worked form
+not learned), so there would be no worked step for a thought to reuse. The continuation's 300 steps
+(lr 2e-3, not tuned) come from a probe of 600 Quiet-STaR steps on seed 0 whose train lines alone
+were read (stopped at step 350): the mixing weight (mean over all positions) fell 0.024 -> 0.0085 ->
+0.0058 at steps 50 / 100 / 200 and stayed there, the train future NLL with thoughts within 0.0005
+nats of the one without from step 100. Note the addition's held-out split is by units digits:
+(a * 7 + b) % 10 == 0 holds exactly when the units digit of b is 3 x that of a (mod 10), so those
+10 of the 100 units-digit pairs never reach training and both forms must add an unseen pair in
+their first column.
+Hops (aim: held-out plain clearly low, < 0.6, with the self-written worked form high, > 0.9; seed 0's
+curves unless said, chance 1/8 or 1/6): 8 symbols, 50% worked, batch 8, lr 3e-3, the loss on every
+token: after 10000 steps the self-written first hop was at chance for 2 hops (0.09-0.16) and for 3
+(0.01-0.07 for the two-token step), plain 0.23 / 0.25 (the train loss fell only on the tables'
+predictable tokens); the same with the loss on the answers only (`--prompt-loss 0`), 2 hops: the
+first hop still at chance (0.07-0.16) at step 9500, loss spikes to 2.3 nats. 6 symbols, 2 hops, 90%
+worked (so most problems carry the two learnable one-hop lookups), batch 16, answers-only loss:
+with lr 3e-3 no lookup by step 4500 (first hop 0.13-0.19, loss spikes to 2.3; stopped); with lr 1e-3
+the loss drops from 0.79 to 0.26 nats between steps 1500 and 6000 (first hop 0.19 -> 0.73), then
+creeps to 0.23 at step 10000: first hop 0.794, answer after its own hop 0.635, held-out plain
+0.331 (0.37 on training problems). So the defaults (6 symbols, 2 hops, 90% worked, batch 16, seq_len
+96, lr 1e-3, warmup 100, 10000 steps, the continuation's lr 1e-3 as the pretraining's since 3e-3
+was unstable, 300 steps as for addition) reach a state where writing the hop beats answering
+directly (0.64 vs 0.33) but not the aimed-for > 0.9; a longer pretraining did not fit the time
+available (10000 steps took 989 s at load 3.5-4.5).
 """
 
 from __future__ import annotations
@@ -86,16 +117,18 @@ from quiet_star_tasks import (CLOSE, END, EOS, OPEN, START, VOCAB, Addition, Hop
                               symbol_argmax, windows, without_prompts)
 
 DIGITS = 3  # the default task sizes (see the module doc)
-HOPS = {"symbols": 8, "hops": 3}
-PRETRAIN = {"lr": 3e-3, "warmup": 100}
+HOPS = {"symbols": 6, "hops": 2}
+WARMUP = 100  # steps of the pretraining's warmup
 # per task, the defaults of the flags left unset, chosen from the pretraining curves, not from the comparison (see
 # the module doc); add: steps long enough to pass the loss curve's transition for every seed
-DEFAULTS = {"add": {"pretrain": 10000, "worked": 0.5, "seq_len": 64, "prompt_loss": 1},
-            "hops": {"pretrain": 10000, "worked": 0.5, "seq_len": 96, "prompt_loss": 0}}
+DEFAULTS = {"add": {"pretrain": 10000, "worked": 0.5, "seq_len": 64, "prompt_loss": 1, "batch": 8, "lr": 3e-3,
+                    "phase_lr": 2e-3},
+            "hops": {"pretrain": 10000, "worked": 0.9, "seq_len": 96, "prompt_loss": 0, "batch": 16, "lr": 1e-3,
+                     "phase_lr": 1e-3}}
 
 
 def accuracy(pred_BT: torch.Tensor, y_BT: torch.Tensor, owner: np.ndarray) -> tuple[float, float]:
-    """(answer-digit accuracy, whole-problem accuracy)."""
+    """(answer-token accuracy, whole-problem accuracy)."""
     ok = (pred_BT == y_BT).numpy()
     mask = owner >= 0
     digits = float(ok[mask].mean())
@@ -364,12 +397,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--hops", type=int, default=HOPS["hops"], help="hops: steps of the chase (>= 2)")
     ap.add_argument("--worked", type=float, default=None, help="fraction of training problems in the worked form")
     ap.add_argument("--seq-len", type=int, default=None)
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--prompt-loss", type=int, choices=(0, 1), default=None,
                     help="1: the loss covers every token; 0: only what follows each prompt's trigger")
     ap.add_argument("--pretrain", type=int, default=None, help="steps of the pretraining")
-    ap.add_argument("--lr", type=float, default=PRETRAIN["lr"], help="peak lr of the pretraining")
-    ap.add_argument("--warmup", type=int, default=PRETRAIN["warmup"], help="warmup steps of the pretraining")
+    ap.add_argument("--lr", type=float, default=None, help="peak lr of the pretraining")
+    ap.add_argument("--warmup", type=int, default=WARMUP, help="warmup steps of the pretraining")
     ap.add_argument("--schedule", default="cosine", help="lr schedule of the pretraining")
     ap.add_argument("--curve-every", type=int, default=500, help="steps per point of the pretraining curve")
     ap.add_argument("--pretrain-only", action="store_true", help="print the pretraining curves and stop")
@@ -377,7 +410,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--steps", type=int, default=300, help="of the compared continuations (see the module doc)")
     ap.add_argument("--phase-worked", type=float, default=None,
                     help="fraction of worked problems in the compared continuations (default: --worked)")
-    ap.add_argument("--phase-lr", type=float, default=2e-3, help="of the compared continuations")
+    ap.add_argument("--phase-lr", type=float, default=None, help="of the compared continuations")
     ap.add_argument("--thought-len", type=int, default=0, help="0: the worked step's length")
     ap.add_argument("--n-thoughts", type=int, default=2)
     ap.add_argument("--n-future", type=int, default=0, help="0: the answer's length")

@@ -309,5 +309,42 @@ def test_a_bad_hops_argument_is_refused_by_name(bench, capsys, argv, flag):
 def test_the_hops_thought_sits_where_the_worked_step_would(bench):
     a = bench.parse_args(["--task", "hops", "--symbols", "6", "--hops", "3"])
     assert (a.thought_len, a.n_future) == (2, 1) and a.task.step_len == 2 and not a.prompt_loss
-    a = bench.parse_args([])  # the addition's defaults are unchanged
-    assert (a.task.name, a.thought_len, a.n_future, a.seq_len, a.prompt_loss) == ("add", 4, 4, 64, 1)
+    assert bench.parse_args(["--task", "hops", "--lr", "5e-4"]).lr == 5e-4  # a flag given wins over the default
+    a = bench.parse_args(["--task", "add"])  # the addition's defaults are as before the hops task
+    assert (a.task.name, a.thought_len, a.n_future, a.seq_len, a.prompt_loss, a.batch, a.lr, a.phase_lr) == \
+        ("add", 4, 4, 64, 1, 8, 3e-3, 2e-3)
+
+
+class ScriptedHops(torch.nn.Module):
+    """A stand-in model for 2-hop problems: after '(' it writes f(x) ("right") or f(x) + 1 mod m
+    ("wrong"); after ')' the true answer ("true") or f of whatever step its input holds ("chain").
+    Logits one-hot on the next token at the last position."""
+
+    def __init__(self, task, step: str, answer: str):
+        super().__init__()
+        self.task, self.step, self.answer = task, step, answer
+
+    def forward(self, x):
+        t, D = self.task, tasks().DIGIT
+        logits = torch.zeros(*x.shape, tasks().VOCAB)
+        for i, row in enumerate(x.tolist()):
+            spec = t.parse(row[:t.prompt_len])
+            full = t.problem(spec, worked=True)
+            nxt = full[len(row)]
+            if len(row) == t.prompt_len + 1 and self.step == "wrong":  # after '(': the step
+                nxt = D + (nxt - D + 1) % t.symbols
+            if len(row) == t.prompt_len + 3 and self.answer == "chain":  # after ')': f of the written step
+                nxt = D + spec[0][row[t.prompt_len + 1] - D]
+            logits[i, -1, nxt] = 1.0
+        return logits
+
+
+def test_the_self_written_hops_are_scored_on_the_models_own_step(bench):
+    task = hops(6, 2)
+    test_rows, test_owner = bench.windows(task, np.random.default_rng(9), 8, 96, test=True)
+    specs = bench.scored_problems(task, test_rows, test_owner)
+    assert len(specs) >= 16 and all(task.held_out(s) for s in specs)
+    assert bench.worked_accuracy(task, ScriptedHops(task, "right", "chain"), specs) == (1.0, 1.0)
+    assert bench.worked_accuracy(task, ScriptedHops(task, "wrong", "true"), specs) == (0.0, 1.0)
+    # f is a permutation: a wrong first hop always leads to a wrong second one
+    assert bench.worked_accuracy(task, ScriptedHops(task, "wrong", "chain"), specs) == (0.0, 0.0)

@@ -43,7 +43,8 @@ Accuracy is on the held-out problems' answer tokens, teacher-forced, each the gr
 the task's symbols (after the trigger a model trained on both forms also expects '('); chance is
 1 / symbols per token; a problem counts when every token of its answer is right. The Quiet-STaR
 model is scored three ways: thinking before every token (each token after its own position's
-greedy thought, mixed by the head, as `thresher sample --thoughts` decodes), with one thought at
+greedy thought, mixed by the head, as `thresher sample --thoughts` decodes; also before the phase,
+the pretrained model with its markers set and the fresh head), with one thought at
 the trigger (the whole answer from that thought and its teacher-forced futures, as training scores
 it), and with its thoughts hidden (its base predictions); for hops, one answer token, the first
 two are the same. Beside them, as a diagnostic of what the thoughts carry whatever the trained head
@@ -352,6 +353,7 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
     gen = torch.Generator().manual_seed(seed)
     before = thoughts_at_trigger(task, think, head, qc, test_rows, test_owner, 0)["same"]
     trusted_before = evaluate(task, think, Trusted(), qc, test_rows, test_owner, "at_equals")  # the pretrained thought
+    thinking_before = evaluate(task, think, head, qc, test_rows, test_owner, "every")  # markers set, the head fresh
     mix = []
 
     def think_step(k: int) -> dict:
@@ -374,7 +376,7 @@ def compare(a, seed: int, model, test_rows, test_owner) -> dict:
             "thinking": evaluate(task, think, head, qc, test_rows, test_owner, "every"),
             "at_equals": evaluate(task, think, head, qc, test_rows, test_owner, "at_equals"),
             "trusted": evaluate(task, think, Trusted(), qc, test_rows, test_owner, "at_equals"),
-            "trusted_before": trusted_before,
+            "trusted_before": trusted_before, "thinking_before": thinking_before,
             "hidden": evaluate(task, think, head, qc, test_rows, test_owner),
             "same_before": before, "same": seen["same"], "w_equals": seen["w_equals"], "shown": seen["shown"],
             "base_wrong": seen["base_wrong"], "same_if_wrong": seen["same_if_wrong"],
@@ -460,7 +462,7 @@ def run_seed(a, seed: int) -> dict | None:
     r = compare(a, seed, model, test_rows, test_owner)
     r["n_problems"] = int(sum(len(set(row[row >= 0].tolist())) for row in test_owner))
     print(f"seed {seed}: pretrained {r['pretrained']}, worked form self-written (step, answer) {r['worked_pre']}; "
-          f"plain {r['plain']}, thinking {r['thinking']}, at the trigger {r['at_equals']}, "
+          f"plain {r['plain']}, thinking {r['thinking_before']} -> {r['thinking']}, at the trigger {r['at_equals']}, "
           f"at the trigger trusted {r['trusted_before']} -> {r['trusted']}, "
           f"hidden {r['hidden']}; thought = worked step {r['same_before']:.3f} -> {r['same']:.3f} "
           f"({r['same_if_wrong']:.3f} of the {r['base_wrong']} problems its plain prediction gets wrong); "
@@ -481,12 +483,13 @@ def print_table(a, results: list[dict]) -> None:
           "step: share of the greedy thoughts at the trigger that are the worked step, at the phase's start -> end "
           "(at the end, among the problems its own thoughts-hidden prediction gets wrong); "
           "cost = median Quiet-STaR step / plain step")
-    cols = ("pretrained", "worked_pre", "plain", "thinking", "at_equals", "hidden", "trusted_before", "trusted")
+    cols = ("pretrained", "worked_pre", "plain", "thinking_before", "thinking", "at_equals", "hidden", "trusted_before",
+            "trusted")
     print("| seed | pretrained | pretrained, worked form self-written (step / answer problems) | plain | "
-          "Quiet-STaR, thinking | Quiet-STaR, one thought at the trigger | Quiet-STaR, thoughts hidden | "
+          "Quiet-STaR, thinking, before the phase (fresh head) | after | Quiet-STaR, one thought at the trigger | Quiet-STaR, thoughts hidden | "
           "thought at the trigger trusted (w = 1), before the phase | after | "
           "thought = worked step | mix weight first -> last (at the trigger) | cost per token |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in cols]
         print(f"| {r['seed']} | " + " | ".join(cells) + f" | {r['same_before']:.2f} -> {r['same']:.2f} "

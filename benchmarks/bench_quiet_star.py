@@ -1,8 +1,8 @@
 """Quiet-STaR on a task where an intermediate step helps: does thinking beat not thinking, and what does it cost?
 
-    python benchmarks/bench_quiet_star.py --seeds 0,1,2,3,4 --cache /tmp/qs    # CPU, tiny preset, 3-digit addition
-    python benchmarks/bench_quiet_star.py --task hops --seeds 0,1,2 --cache /tmp/qs    # pointer chasing, 2 hops
-    python benchmarks/bench_quiet_star.py --pretrain-only --digits 4 --pretrain 15000 --curve-every 1000
+    python benchmarks/bench_quiet_star.py --seeds 0,1,2,3,4 --cache /tmp/qs    # CPU, tiny preset, pointer chasing, 2 hops
+    python benchmarks/bench_quiet_star.py --task add --seeds 0,1,2,3,4 --cache /tmp/qs    # 3-digit addition
+    python benchmarks/bench_quiet_star.py --task add --pretrain-only --digits 4 --pretrain 15000 --curve-every 1000
 
 The tasks (benchmarks/quiet_star_tasks.py) write a problem as a fixed-length prompt ending in a
 trigger token, then the answer; a fraction `--worked` of the training problems is written worked,
@@ -12,7 +12,8 @@ windows as documents ending with EOS; the held-out problems never appear in trai
 worked, and are scored plain only (no bracket in the prompt): the plain model must answer directly,
 the Quiet-STaR one may think.
 
-`--task add`: `a+b=s` with `--digits`-digit numbers and the sum written most significant digit
+`--task add` (the first task; `hops` is the default since it is where a thought has something to
+add): `a+b=s` with `--digits`-digit numbers and the sum written most significant digit
 first, so each digit of the sum depends on the carries coming from the digits to its right; worked,
 the sum least significant digit first (the order its carries are computed in): 58+67=(521)125.
 Held out: a + b with (a * 7 + b) % 10 == 0. `--task hops`: pointer chasing. A random permutation f
@@ -393,7 +394,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The command line, its task (`a.task`) built and the task's defaults filled in; a bad value is
     an argparse error that names the flag."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--task", choices=sorted(DEFAULTS), default="add", help="see the module doc")
+    ap.add_argument("--task", choices=sorted(DEFAULTS), default="hops", help="see the module doc")
     ap.add_argument("--digits", type=int, default=DIGITS, help="add: digits of each number")
     ap.add_argument("--symbols", type=int, default=HOPS["symbols"], help="hops: symbols in the table (2-10)")
     ap.add_argument("--hops", type=int, default=HOPS["hops"], help="hops: steps of the chase (>= 2)")

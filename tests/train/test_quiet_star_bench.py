@@ -152,7 +152,7 @@ def test_the_worked_fraction_is_respected(bench, fraction):
 
 def test_a_worked_fraction_outside_0_1_is_refused(bench, capsys):
     with pytest.raises(SystemExit):
-        bench.main(["--worked", "1.5", "--pretrain-only"])
+        bench.main(["--task", "add", "--worked", "1.5", "--pretrain-only"])
     assert "--worked" in capsys.readouterr().err
 
 
@@ -307,6 +307,7 @@ def test_a_bad_hops_argument_is_refused_by_name(bench, capsys, argv, flag):
 
 
 def test_the_hops_thought_sits_where_the_worked_step_would(bench):
+    assert bench.parse_args([]).task.name == "hops"  # the default task
     a = bench.parse_args(["--task", "hops", "--symbols", "6", "--hops", "3"])
     assert (a.thought_len, a.n_future) == (2, 1) and a.task.step_len == 2 and not a.prompt_loss
     assert bench.parse_args(["--task", "hops", "--lr", "5e-4"]).lr == 5e-4  # a flag given wins over the default

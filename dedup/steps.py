@@ -41,6 +41,7 @@ from thresher.dedup.verify import Checks, Verifier
 
 from thresher.arrow import from_numpy, set_column, strings
 from thresher.errors import StageError
+from thresher.io import prefetched
 from thresher.steps import RecordStep
 
 STAGE = "dedup"
@@ -63,7 +64,7 @@ class DedupSignatures(RecordStep):
         self.fingerprint = Fingerprinter(self.params)
         self.out = RankWriter(self.index, rank, self.params)
         with self.side_writers(rank):
-            for batch in data or ():
+            for batch in prefetched(data):  # the next batch is read while this one is hashed
                 self.stat_update("in", value=len(batch))
                 with self.track_time(unit="batch"):
                     self.process_rows(Rows(batch))
@@ -184,7 +185,7 @@ class DedupFilter(RecordStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         with self.side_writers(rank):
             self.setup(rank, world_size)
-            for batch in data or ():
+            for batch in prefetched(data):
                 with self.track_time(unit="batch"):
                     kept = self.filter_batch(batch)
                 yield kept

@@ -223,3 +223,60 @@ class RecordReader(PipelineStep):
 def batch_documents(batch: pa.RecordBatch) -> list[Document]:
     """The rows of an arrow batch of SCHEMA as Documents."""
     return [row_to_document(row) for row in batch.to_pylist()]
+
+
+_DONE = object()  # the end of a prefetched stream
+
+
+def prefetched(items, depth: int = 2) -> Iterator:
+    """`items` (an iterable: typically the records a RecordReader yields) advanced by a thread up to
+    `depth` items ahead, in order. Reading and decoding parquet releases the GIL, so the next batch
+    is read while the consumer works on this one (numba's nogil kernels, or its first-call set-up),
+    with the CPU a worker would otherwise leave idle. An exception upstream is raised here, in order,
+    at the item where it happened; closing this generator early stops the thread, which is always
+    joined before this returns (a pool forked later must not see a running thread)."""
+    if items is None:
+        return
+    import queue
+    import threading
+
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        out.put((item, None), timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put((_DONE, None))
+        except BaseException as e:  # handed to the consumer, which raises it
+            out.put((_DONE, e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    thread = threading.Thread(target=produce, name="thresher-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = out.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a producer blocked on a full queue see the stop
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.05)

@@ -309,10 +309,7 @@ def pretrain(a, seed: int, test_rows, test_owner, seen_rows, seen_owner) -> tupl
             losses = []
             c = curve[-1]
             print(f"  seed {seed} pretrain step {step}: train loss {c['train_loss']:.4f} (max {c['max_train_loss']:.3f}), "
-                  f"train problems {c['train_problem']:.3f} (worked {c['train_worked']:.3f}); "
-                  f"held-out answer loss {c['answer_loss']:.4f}, "
-                  f"token {c['digit']:.3f}, problem {c['problem']:.3f}; held-out worked, self-written: "
-                  f"step {c['held_step']:.3f}, answer {c['held_worked']:.3f}", flush=True)
+                  f"{curve_text(c)}", flush=True)
     seconds = time.perf_counter() - t0
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -448,6 +445,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return a
 
 
+def curve_text(c: dict) -> str:
+    """A pretraining curve point's accuracies, as the curve and the seed's summary print them."""
+    return (f"train problems {c['train_problem']:.3f} (worked {c['train_worked']:.3f}); held-out answer loss "
+            f"{c['answer_loss']:.4f}, token {c['digit']:.3f}, problem {c['problem']:.3f}; held-out worked, "
+            f"self-written: step {c['held_step']:.3f}, answer {c['held_worked']:.3f}")
+
+
 def run_seed(a, seed: int) -> dict | None:
     """Pretrain (or read the cache) and print the curve's last point; then, unless `--pretrain-only`, the
     comparison, printed per seed."""
@@ -457,10 +461,7 @@ def run_seed(a, seed: int) -> dict | None:
     model, curve, seconds = pretrain(a, seed, test_rows, test_owner, seen_rows, seen_owner)
     last = curve[-1]
     print(f"seed {seed}: pretrained {a.pretrain} steps in {seconds:.0f} s; train loss {last['train_loss']:.4f}, "
-          f"train problems {last['train_problem']:.3f} (worked {last['train_worked']:.3f}); "
-          f"held-out answer loss {last['answer_loss']:.4f}, "
-          f"token {last['digit']:.3f}, problem {last['problem']:.3f}; held-out worked, self-written: step "
-          f"{last['held_step']:.3f}, answer {last['held_worked']:.3f} ({load_average()})", flush=True)
+          f"{curve_text(last)} ({load_average()})", flush=True)
     if a.pretrain_only:
         return None
     t0 = time.perf_counter()

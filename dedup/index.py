@@ -141,7 +141,7 @@ class RankWriter:
 
     def append(self, fp: Fingerprints, ids: list[str]) -> None:
         self.sig.append(fp.sig)
-        values = {"id": ids, **{k: getattr(fp, k) for k in INFO_FIELDS}, "tie": tie_keys(ids)}
+        values = {**{k: getattr(fp, k) for k in INFO_FIELDS}, "tie": tie_keys(ids)}
         self.meta.write_table(pa.Table.from_arrays(
             [strings(ids), *(from_numpy(values[f.name], f.type) for f in list(META_SCHEMA)[1:])], schema=META_SCHEMA))
         if self.sets is not None:

@@ -101,8 +101,9 @@ class DedupSignatures(RecordStep):
         if errors and rows.arrow:
             at = np.array([i for i, _, _ in errors], np.int64)
             self.side_batch("errors", rows.batch.take(from_numpy(at)), [r for _, r, _ in errors], [d for _, _, d in errors])
-        for i, reason, detail in errors if not rows.arrow else ():
-            self.fail(rows.doc(i), reason, detail)
+        else:
+            for i, reason, detail in errors:
+                self.fail(rows.doc(i), reason, detail)
         try:
             self.out.append(fp, rows.column("id"))
         except Exception as e:  # a half-written index must not be retried record by record: stop the task

@@ -28,11 +28,14 @@ def from_numpy(values: np.ndarray, type: pa.DataType | None = None) -> pa.Array:
     """A 1-D numpy array of numbers or bools as an arrow array without nulls, of `type` if given
     (the values converted to it as numpy converts), else of the array's own type. Numbers: no copy
     of a contiguous array of that type; bools are packed into arrow's bitmap."""
-    if type is not None and not pa.types.is_boolean(type):
-        if type not in _NUMPY:
-            raise TypeError(f"from_numpy makes numbers or bools, not {type}")
+    if type is None:
+        values = np.asarray(values)
+    elif pa.types.is_boolean(type):
+        values = np.asarray(values, dtype=bool)
+    elif type in _NUMPY:
         values = np.asarray(values, dtype=_NUMPY[type])
-    values = np.asarray(values, dtype=bool) if type is not None and pa.types.is_boolean(type) else np.asarray(values)
+    else:
+        raise TypeError(f"from_numpy makes numbers or bools, not {type}")
     if values.ndim != 1:
         raise ValueError(f"from_numpy takes a 1-D array, not shape {values.shape}")
     if values.dtype == np.bool_:

@@ -219,10 +219,13 @@ def to_table(docs: Iterable[Document]) -> pa.Table:
     return pa.Table.from_pylist([document_to_row(d) for d in docs], schema=SCHEMA)
 
 
+DETAIL_CHARS = 2000  # a side record's `detail` is cut to this many characters
+
+
 def mark(doc: Document, *, stage: str, reason: str, detail: str | None = None) -> Document:
     """Tag a record as rejected / removed / failed by `stage` for `reason` (in place, returned)."""
     doc.metadata["stage"] = stage
     doc.metadata["reason"] = reason
     if detail is not None:
-        doc.metadata["detail"] = detail[:2000]
+        doc.metadata["detail"] = detail[:DETAIL_CHARS]
     return doc

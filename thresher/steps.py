@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import Counter
 from typing import Callable, Iterable, Iterator, Literal
 
 import pyarrow as pa
@@ -32,7 +33,7 @@ from datatrove.pipeline.base import PipelineStep
 from thresher.arrow import set_column, strings
 from thresher.errors import RecordError, StageError
 from thresher.io import RecordWriter
-from thresher.records import mark
+from thresher.records import DETAIL_CHARS, mark
 
 Side = Literal["errors", "rejected", "removed"]
 SIDE_FOLDERS: dict[str, str] = {"errors": "_errors", "rejected": "_rejected", "removed": "_removed"}
@@ -144,14 +145,14 @@ class RecordStep(PipelineStep):
         if len(reasons) != batch.num_rows or (details is not None and len(details) != batch.num_rows):
             raise ValueError(f"{batch.num_rows} rows need as many reasons (got {len(reasons)}) and details")
         stat = _STATS[side]
-        for reason in dict.fromkeys(reasons):
-            self.stat_update(stat, f"{stat}:{reason}", value=reasons.count(reason))
+        for reason, count in Counter(reasons).items():
+            self.stat_update(stat, f"{stat}:{reason}", value=count)
         writer = self._side_writer(side)
         if writer is None:
             return
         marks = {"stage": [self.stage] * batch.num_rows, "reason": reasons}
         if details is not None:
-            marks["detail"] = [d[:2000] for d in details]  # as `mark` cuts them
+            marks["detail"] = [d[:DETAIL_CHARS] for d in details]
         for column, values in marks.items():
             batch = set_column(batch, column, strings(values))
         writer.write_batch(batch, self.rank)
